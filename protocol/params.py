@@ -126,3 +126,31 @@ def devnet_params(**changes: object) -> ChainParams:
     params = base.replace(**changes) if changes else base
     validate_params(params)
     return params
+
+
+def params_to_json(params: ChainParams) -> dict:
+    """The parameters as a JSON object (the params file every service of a network reads)."""
+    return {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+
+
+def params_from_json(data: object) -> ChainParams:
+    """Parameters from a JSON object: unknown keys and wrong types are refused, missing keys
+    take DESIGN.md's defaults, and the result is validated.
+
+    Spec: docs/spec/parameters.md
+    """
+    if not isinstance(data, dict):
+        raise InvalidParams("chain parameters must be a JSON object")
+    fields = {f.name: f for f in dataclasses.fields(ChainParams)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise InvalidParams(f"unknown chain parameters: {', '.join(unknown)}")
+    for name, value in data.items():
+        expected = bool if fields[name].type in ("bool", bool) else int
+        if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidParams(f"chain parameter {name} must be an integer, got {value!r}")
+        if expected is bool and not isinstance(value, bool):
+            raise InvalidParams(f"chain parameter {name} must be true or false, got {value!r}")
+    params = ChainParams(**data)
+    validate_params(params)
+    return params
