@@ -91,6 +91,10 @@ class OversizedTransaction(InvalidTransaction):
     """Encoded transaction larger than 128 KiB."""
 
 
+class AccessListNotAllowed(InvalidTransaction):
+    """A type 2 transaction with a non-empty access list (there are no contracts to warm)."""
+
+
 # --- blocks (DESIGN.md section 4) ---------------------------------------------------------
 
 
@@ -167,3 +171,22 @@ class MissingWitnessNode(InvalidProof):
 
 class InvalidReceipt(ProtocolError):
     """A soft-confirmation receipt that is malformed or badly signed."""
+
+
+# --- schedule and L1 calls (DESIGN.md sections 2 and 4) ------------------------------------
+
+
+class EmptySequencerSet(ProtocolError):
+    """The epoch's sequencer set has no member, so no slot of the epoch has a leader."""
+
+
+class InvalidSequencerSet(ProtocolError):
+    """A sequencer set that is unsorted, has duplicate node keys or members without power."""
+
+
+class SlotOutsideEpoch(ProtocolError):
+    """A leader was asked of a sequencer set for a slot of another epoch."""
+
+
+class BeforeGenesis(ProtocolError):
+    """A time before the chain's genesis time has no slot."""
