@@ -1,0 +1,1 @@
+"""The L1 contract as plain Python: state, calls, clock ticks. No I/O."""
