@@ -1,0 +1,1 @@
+"""REST and JSON-RPC routers, one per topic."""

@@ -1,0 +1,38 @@
+"""GET/PUT /admin/faults: toggle devnet fault flags at runtime (bearer token; devnet only)."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import APIRouter, Header, HTTPException
+
+from ..faults import validate_faults
+from ..schemas import FaultsRequest
+from .deps import NodeDep
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+def _check(node, authorization: str | None) -> None:
+    token = node.settings.admin_token
+    if not token:
+        raise HTTPException(404, "admin routes are disabled (no --admin-token)")
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise HTTPException(401, "bad admin token")
+
+
+@router.get("/faults")
+def get_faults(node: NodeDep, authorization: str | None = Header(None)):
+    _check(node, authorization)
+    return {"faults": sorted(node.faults)}
+
+
+@router.put("/faults")
+def put_faults(request: FaultsRequest, node: NodeDep, authorization: str | None = Header(None)):
+    """Replace the fault flags (refused unless the chain is a devnet)."""
+    _check(node, authorization)
+    validate_faults(request.faults, node.params.is_devnet)
+    node.faults = set(request.faults)
+    node.log.warning("fault flags set to %s", sorted(node.faults) or "none")
+    return {"faults": sorted(node.faults)}

@@ -1,0 +1,100 @@
+"""Peer messages between sequencers, each signed by the sender's node key and accepted only
+from sequencers registered on L1 (401 bad signature, 403 unknown key).
+
+POST /peer/blocks        {"block": "0x<rlp>"}            a sealed block
+POST /peer/attestations  {"attestations": ["0x<rlp>"]}   attestations
+POST /peer/txs           {"txs": [{"raw", "receipt"}]}   gossip, in batches
+POST /peer/forward       {"raw": "0x.."}                 a transaction for the leader; answers
+                                                          {"receipt": {...}} or NotLeader
+
+Spec: docs/spec/sequencer.md#peer-messages
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from nodekit.errors import TemporaryError
+from protocol.encoding import decode_block
+from protocol.exceptions import InvalidEncoding
+from protocol.receipts import receipt_to_json
+
+from ..core import intake, validator
+from ..node import Node
+from ..peers import PeerAuthError, verify_peer_headers
+from .deps import get_node, json_response
+from .views import parse_hex
+
+router = APIRouter(prefix="/peer", tags=["peer"])
+
+
+class PeerMessage:
+    def __init__(self, sender: bytes, body: dict) -> None:
+        self.sender = sender
+        self.body = body
+
+
+async def peer_message(request: Request) -> PeerMessage:
+    node: Node = request.app.state.node
+    raw = await request.body()
+    try:
+        sender = verify_peer_headers(request.headers, request.url.path, raw, node.params.chain_id,
+                                     node.clock.now_ms(), node.settings.peer_clock_skew_ms)
+    except PeerAuthError as error:
+        raise HTTPException(error.status, error.detail) from None
+    if sender not in node.registered:
+        try:
+            await node.refresh_peers()
+        except TemporaryError:
+            pass
+        if sender not in node.registered:
+            raise HTTPException(403, f"node key 0x{sender.hex()[:16]}.. is not a sequencer "
+                                     f"registered on L1")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidEncoding("peer message body is not JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidEncoding("peer message body must be a JSON object")
+    return PeerMessage(sender, body)
+
+
+PeerDep = Annotated[PeerMessage, Depends(peer_message)]
+NodeDep = Annotated[Node, Depends(get_node)]
+AUTH = {401: {"description": "Bad or missing peer signature"},
+        403: {"description": "Node key not registered on L1"}}
+
+
+@router.post("/blocks", responses=AUTH)
+async def post_block(message: PeerDep, node: NodeDep):
+    block = decode_block(parse_hex(message.body.get("block", ""), None, "block"))
+    source = node.peers.get(message.sender, "")
+    result = await validator.on_block(node, block, source=source)
+    if result == "orphan" and source:
+        from ..core import syncer
+        node.spawn(syncer.sync_from(node, source))
+    return {"result": result}
+
+
+@router.post("/attestations", responses=AUTH)
+async def post_attestations(message: PeerDep, node: NodeDep):
+    raws = [parse_hex(a, None, "attestation") for a in message.body.get("attestations", [])]
+    return {"accepted": validator.on_attestations(node, raws)}
+
+
+@router.post("/txs", responses=AUTH)
+async def post_txs(message: PeerDep, node: NodeDep):
+    items = message.body.get("txs", [])
+    if not isinstance(items, list):
+        raise InvalidEncoding("txs must be a list")
+    return {"added": intake.on_gossip(node, message.sender, items)}
+
+
+@router.post("/forward", responses=AUTH)
+async def post_forward(message: PeerDep, node: NodeDep):
+    raw = parse_hex(message.body.get("raw", ""), None, "raw")
+    receipt = await intake.submit(node, raw, forwarded=True)
+    return json_response({"receipt": receipt_to_json(receipt)})

@@ -1,0 +1,174 @@
+"""Transaction intake: `POST /txs` and `eth_sendRawTransaction` end here.
+
+The leader of the current slot receipts the transaction itself (`producer.receipt_in_session`).
+Any other node keeps it in its pool, gossips it, forwards it to the leader and relays the
+leader's receipt; when leadership moved meanwhile (the leader answers NotLeader, or cannot be
+reached) it retries with the leader of the new slot. A transaction that arrives at the leader
+while it waits for its parent is held until the session opens, not refused.
+
+Spec: docs/spec/sequencer.md#intake
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from nodekit.errors import RemoteRejected, TemporaryError
+from protocol.exceptions import InvalidTransaction, ProtocolError
+from protocol.receipts import Receipt, receipt_from_json, receipt_to_json, verify_receipt
+from protocol.transactions import Transaction, validate_transaction_static
+
+from ..errors import NodeUnavailable, NoLeader, NotLeader
+from ..peers import gather_quietly
+from .producer import receipt_in_session
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+POLL_S = 0.005
+MAX_POLLS = 1000
+
+
+class RelayedRejection(ProtocolError):
+    """The leader refused the transaction; `name` is the leader's reason."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(detail)
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receipt:
+    """Get `raw` a leader's receipt (see the module docstring)."""
+    tx = node.decode(raw)
+    validate_transaction_static(tx, node.params)
+    if "offline" in node.faults:
+        raise NodeUnavailable("this sequencer is offline (fault flag)")
+    pooled = False
+    slot_ms = node.params.slot_ms
+    for _ in range(MAX_POLLS):
+        known = node.get_receipt(tx.hash)
+        if known is not None and tx.hash in node.store.tx_index:
+            return known  # already sequenced (e.g. the leader answered late): same receipt
+        now = node.clock.now_ms()
+        slot = node.current_slot(now)
+        session = node.session
+        if session is not None and session.slot == slot and session.open:
+            return receipt_in_session(node, session, tx)
+        leader = node.cached_leader(slot)
+        if leader is None:
+            leader = await node.leader_of(slot)
+        if leader is None:
+            raise NoLeader(f"no leader is known for slot {slot} (before genesis or the epoch is "
+                           f"not snapshotted on L1 yet)")
+        if leader == node.key.public and not node.is_follower:
+            if forwarded and (session is None or session.slot < slot) and \
+                    node.store.head.slot >= slot:
+                raise NotLeader(f"slot {slot} is sealed")
+            await asyncio.sleep(POLL_S)  # the session opens after the parent wait
+            continue
+        if forwarded:
+            raise NotLeader(f"this node does not lead slot {slot}; the leader is "
+                            f"0x{leader.hex()[:16]}..")
+        if not pooled:
+            node.mempool.add(tx, None, now)
+            node.gossip_buffer.append({"raw": _hex(tx.raw), "receipt": None})
+            pooled = True
+        endpoint = node.peers.get(leader)
+        if endpoint is None:
+            await node.refresh_peers()
+            endpoint = node.peers.get(leader)
+        if endpoint is None:
+            raise NodeUnavailable(f"the leader 0x{leader.hex()[:16]}.. of slot {slot} has no "
+                                  f"known endpoint")
+        try:
+            receipt = await forward(node, endpoint, leader, tx)
+        except RemoteRejected as error:
+            if error.error in ("NotLeader", "NoLeader"):
+                await asyncio.sleep(POLL_S * 2)
+                continue
+            if error.status in (401, 403):
+                raise NodeUnavailable(f"the leader refused this node: {error.detail}") from None
+            raise RelayedRejection(error.error, error.detail) from None
+        except TemporaryError:
+            # The leader is down: wait for the next slot (and its leader).
+            next_start = node.params.genesis_time_ms + (slot + 1) * slot_ms
+            remaining_ms = next_start - node.clock.now_ms()
+            await asyncio.sleep(max(POLL_S, min(remaining_ms, slot_ms) / 1000))
+            continue
+        node.metrics.forwarded.inc()
+        node.remember_receipt(receipt)
+        entry = node.mempool.get(tx.hash)
+        if entry is not None and entry.receipt is None:
+            entry.receipt = receipt
+        return receipt
+    raise NodeUnavailable("no leader answered in time; the transaction stays in the pool")
+
+
+async def forward(node: "Node", endpoint: str, leader: bytes, tx: Transaction) -> Receipt:
+    data = await node.peer_client.post(endpoint, "/peer/forward", {"raw": _hex(tx.raw)})
+    receipt = receipt_from_json(data["receipt"])
+    if receipt.tx_hash != tx.hash or receipt.leader != leader or \
+            not verify_receipt(receipt, node.params.chain_id):
+        raise TemporaryError("the leader's receipt does not verify")
+    return receipt
+
+
+def on_gossip(node: "Node", sender: bytes, items: list[dict]) -> int:
+    """Transactions gossiped by a peer: pool them; the leader receipts them at once."""
+    added = 0
+    now = node.clock.now_ms()
+    session = node.session
+    slot = node.current_slot(now)
+    for item in items:
+        try:
+            raw = bytes.fromhex(str(item.get("raw", ""))[2:])
+            tx = node.decode(raw)
+            validate_transaction_static(tx, node.params)
+        except (ValueError, ProtocolError):
+            continue
+        if tx.hash in node.store.tx_index:
+            continue
+        receipt = None
+        if item.get("receipt"):
+            try:
+                receipt = receipt_from_json(item["receipt"])
+            except ProtocolError:
+                receipt = None
+            if receipt is not None and (receipt.leader != sender or receipt.tx_hash != tx.hash):
+                receipt = None
+        node.mempool.add(tx, receipt, now)
+        if receipt is not None:
+            node.remember_receipt(receipt)
+        added += 1
+        if session is not None and session.open and session.slot == slot \
+                and tx.hash not in session.hashes:
+            try:
+                receipt_in_session(node, session, tx)
+            except InvalidTransaction:
+                pass
+    return added
+
+
+async def gossip_tick(node: "Node", now_ms: int) -> None:
+    """Send the buffered transactions (with receipts) to every peer in one batch each."""
+    if not node.gossip_buffer or "offline" in node.faults:
+        return
+    batch, node.gossip_buffer = node.gossip_buffer, []
+    if not node.peers:
+        await node.refresh_peers()
+    body = {"txs": batch}
+    await gather_quietly([node.peer_client.post(url, "/peer/txs", body)
+                          for url in node.peers.values()])
+
+
+def receipt_json(receipt: Receipt) -> dict:
+    return receipt_to_json(receipt)

@@ -1,0 +1,302 @@
+"""The slot pipeline of a leader (DESIGN.md section 4) and the receipt path (section 5).
+
+At the start of its slot s the leader waits at most `parent_wait_ms` for the block of slot
+s-1, then opens a `SlotSession`: the parent (fork choice, `ChainStore.choose_parent`), the
+l1_origin (the newest L1 head it knows), the due queue items, and the pending state (parent
+state + queue items + its own receipted transactions, as an account overlay). From then on
+every valid transaction gets a receipt at the next index, after one database commit. Near the
+end of the slot it seals: only with a QC for the parent; without one it signs nothing and its
+receipted transactions stay in the pool (gossiped) for the next leader.
+
+Spec: docs/spec/sequencer.md#slot-pipeline
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from protocol.blocks import Block
+from protocol.constants import BRIDGE_ADDRESS, ZERO_HASH
+from protocol.exceptions import InvalidTransaction, NonceTooHigh, NonceTooLow, ProtocolError
+from protocol.hashing import compute_prefix_hash
+from protocol.receipts import Receipt, compute_receipt_hash
+from protocol.schedule import compute_epoch, compute_slot_start_ms
+from protocol.state import Account
+from protocol.transactions import Transaction, compute_fee, validate_transaction
+from protocol.transition import apply_block, build_block, compute_due_queue_index
+
+from .chain import Entry
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+
+class SlotSession:
+    """The leader's open sequence for one slot."""
+
+    def __init__(self, node: "Node", slot: int, parent: Entry, l1_origin: int, queue_items,
+                 fee_recipient: bytes) -> None:
+        self.node = node
+        self.slot = slot
+        self.parent = parent
+        self.l1_origin = l1_origin
+        self.queue_items = tuple(queue_items)
+        self.fee_recipient = fee_recipient
+        self.txs: list[Transaction] = []
+        self.hashes: set[bytes] = set()
+        self.prefix = ZERO_HASH
+        self.open = True
+        self.done = False
+        state = parent.state.copy()
+        if self.queue_items:
+            body = Block(header=parent.block.header, signature=b"", queue_items=self.queue_items)
+            apply_block(state, body, fee_recipient, node.params, ())
+        self.base = state
+        self.accounts: dict[bytes, Account] = {}
+
+    def describe(self) -> dict:
+        return {"slot": self.slot, "parent": self.parent.number, "open": self.open,
+                "transactions": len(self.txs), "l1_origin": self.l1_origin,
+                "queue_items": len(self.queue_items)}
+
+    def account(self, address: bytes) -> Account:
+        account = self.accounts.get(address)
+        if account is None:
+            account = self.base.get_account(address)
+            self.accounts[address] = account
+        return account
+
+    def check(self, tx: Transaction) -> None:
+        """Raise the InvalidTransaction `tx` would hit after the transactions receipted so far."""
+        validate_transaction(tx, self.account(tx.sender), self.node.params)
+
+    def append(self, tx: Transaction) -> tuple[int, bytes]:
+        """Apply `tx` to the pending state (already checked) and return (index, prefix_hash)."""
+        params = self.node.params
+        sender = self.account(tx.sender)
+        fee = compute_fee(tx, params.base_fee_wei)
+        self.accounts[tx.sender] = Account(sender.nonce + 1, sender.balance - tx.value - fee)
+        if tx.to != BRIDGE_ADDRESS:
+            recipient = self.account(tx.to)
+            self.accounts[tx.to] = Account(recipient.nonce, recipient.balance + tx.value)
+        if fee:
+            producer = self.account(self.fee_recipient)
+            self.accounts[self.fee_recipient] = Account(producer.nonce, producer.balance + fee)
+        index = len(self.txs)
+        self.txs.append(tx)
+        self.hashes.add(tx.hash)
+        self.prefix = compute_prefix_hash(self.prefix, tx.hash)
+        return index, self.prefix
+
+    def pending_account(self, address: bytes) -> Account:
+        return self.accounts.get(address) or self.base.get_account(address)
+
+
+def receipt_in_session(node: "Node", session: SlotSession, tx: Transaction) -> Receipt:
+    """The receipt path: check against the pending state, commit, sign. Synchronous on purpose
+    (no await between the index assignment and the commit)."""
+    existing = node.receipts.get(tx.hash)
+    if existing is not None and existing.slot == session.slot:
+        return existing
+    try:
+        session.check(tx)
+    except NonceTooLow:
+        known = node.get_receipt(tx.hash)
+        if known is not None:
+            return known  # sequenced already (a retried forward): the receipt it got
+        raise
+    index, prefix = session.append(tx)
+    key = node.key
+    obj_hash = compute_receipt_hash(tx.hash, session.slot, index, prefix, key.public)
+    signature = key.sign(b"receipt", node.params.chain_id, obj_hash)
+    now = node.clock.now_ms()
+    node.receipt_writer.record(tx.hash, tx.raw, session.slot, index, prefix, signature, now)
+    receipt = Receipt(tx.hash, session.slot, index, prefix, key.public, signature)
+    node.receipts[tx.hash] = receipt
+    node.receipt_raws[tx.hash] = tx.raw
+    node.mempool.add(tx, receipt, now)
+    node.gossip_buffer.append({"raw": "0x" + tx.raw.hex(), "receipt": _receipt_json(receipt)})
+    node.metrics.receipts.inc()
+    return receipt
+
+
+def _receipt_json(receipt: Receipt) -> dict:
+    from protocol.receipts import receipt_to_json
+    return receipt_to_json(receipt)
+
+
+def drain_mempool(node: "Node", session: SlotSession) -> int:
+    """Receipt every pool transaction valid after the session's parent, in pool order."""
+    count = 0
+    rows = []
+    now = node.clock.now_ms()
+    key = node.key
+    for entry in node.mempool.ordered():
+        tx = entry.tx
+        if tx.hash in node.store.tx_index or tx.hash in session.hashes:
+            continue
+        try:
+            session.check(tx)
+        except NonceTooHigh:
+            continue
+        except InvalidTransaction:
+            node.mempool.remove(tx.hash)
+            continue
+        index, prefix = session.append(tx)
+        obj_hash = compute_receipt_hash(tx.hash, session.slot, index, prefix, key.public)
+        signature = key.sign(b"receipt", node.params.chain_id, obj_hash)
+        receipt = Receipt(tx.hash, session.slot, index, prefix, key.public, signature)
+        old = node.receipts.get(tx.hash)
+        rows.append({"tx_hash": tx.hash, "raw": tx.raw, "slot": session.slot, "idx": index,
+                     "prefix_hash": prefix, "signature": signature, "received_ms": now})
+        node.receipts[tx.hash] = receipt
+        node.receipt_raws[tx.hash] = tx.raw
+        entry.receipt = entry.receipt or receipt
+        count += 1
+        if old is not None:
+            rows[-1]["_replace"] = True
+    if rows:
+        from .. import repo
+        fresh = [{k: v for k, v in row.items() if k != "_replace"} for row in rows
+                 if not row.get("_replace")]
+        replaced = [row for row in rows if row.get("_replace")]
+        node.receipt_writer.record_many(fresh)
+        for row in replaced:
+            repo.replace_receipt(node.engine, row)
+    return count
+
+
+# --- the slot loop --------------------------------------------------------------------------
+
+def seal_margin_ms(node: "Node") -> int:
+    """How long before the end of its slot a leader seals: the block must reach the next
+    leader within its parent wait."""
+    return max(1, min(100, node.params.slot_ms // 10))
+
+
+async def tick(node: "Node", now_ms: int) -> None:
+    """One round of the slot loop: seal the open session when its slot ends, open the next."""
+    if node.is_follower or "offline" in node.faults or not node.l1_synced:
+        return
+    session = node.session
+    if session is not None and not session.done:
+        end = compute_slot_start_ms(session.slot + 1, node.params)
+        if now_ms >= end - seal_margin_ms(node):
+            await seal(node, session, now_ms)
+        if not session.done:
+            return
+    slot = node.current_slot(now_ms)
+    if slot < 0 or slot <= node.started_slot or slot <= node.last_sealed_slot:
+        return
+    if session is not None and session.slot >= slot:
+        return
+    leader = await node.leader_of(slot)
+    if leader != node.key.public:
+        node.session = None
+        return
+    start = compute_slot_start_ms(slot, node.params)
+    if now_ms >= compute_slot_start_ms(slot + 1, node.params) - seal_margin_ms(node):
+        return  # too late for this slot (e.g. the loop stalled)
+    previous = node.store.by_slot.get(slot - 1)
+    if not previous and now_ms < start + node.params.parent_wait_ms:
+        return
+    await open_session(node, slot)
+
+
+async def open_session(node: "Node", slot: int) -> SlotSession:
+    parent = node.store.choose_parent(slot)
+    sequencer_set = await node.get_set(compute_epoch(slot, node.params))
+    fee_recipient = node.fee_recipient(sequencer_set, node.key.public)
+    l1_origin = max(parent.block.header.l1_origin, node.l1_head)
+    queue = await node.get_queue(parent.block.header.l1_queue_index, l1_origin)
+    due = compute_due_queue_index(queue, l1_origin, node.params)
+    start = parent.block.header.l1_queue_index
+    items = [item for item in queue if item.index < due] if due > start else []
+    if "censor" in node.faults:
+        items = []
+    session = SlotSession(node, slot, parent, l1_origin, items, fee_recipient)
+    node.session = session
+    drain_mempool(node, session)
+    node.log.debug("slot %d: leading on block %d (%d txs carried)", slot, parent.number,
+                   len(session.txs))
+    return session
+
+
+async def seal(node: "Node", session: SlotSession, now_ms: int) -> Block | None:
+    """Build, sign, store and broadcast the session's block, if the parent has a QC."""
+    params = node.params
+    end = compute_slot_start_ms(session.slot + 1, params)
+    better = node.store.choose_parent(session.slot)
+    if better is not session.parent and better.slot > session.parent.slot:
+        await rebase(node, session, better)
+    parent = session.parent
+    if parent.qc is None and parent.number != 0:
+        if now_ms < end:
+            return None  # the QC may still arrive; the next tick retries
+        session.open = False
+        session.done = True
+        node.metrics.slots_skipped.inc()
+        node.log.info("slot %d: no QC for parent %d; no block, %d receipted txs handed over",
+                      session.slot, parent.number, len(session.txs))
+        return None
+    session.open = False
+    session.done = True
+    node.last_sealed_slot = session.slot
+    timestamp = min(max(now_ms, compute_slot_start_ms(session.slot, params)), end - 1)
+    started = time.perf_counter()
+    from .. import faults
+    try:
+        block, state, output, extra = faults.build(node, session, timestamp)
+    except ProtocolError as error:
+        node.log.error("slot %d: cannot build the block: %s", session.slot, error)
+        return None
+    node.metrics.seal_seconds.observe(time.perf_counter() - started)
+    node.metrics.blocks_produced.inc()
+    from . import validator
+    validator.accept_own_block(node, block, state, output, session.fee_recipient)
+    if extra:  # equivocation: a second block for other peers
+        await validator.broadcast_equivocation(node, block, extra)
+    else:
+        node.spawn(validator.broadcast_block(node, block))
+    await asyncio.sleep(0)
+    return block
+
+
+async def rebase(node: "Node", session: SlotSession, parent: Entry) -> bool:
+    """Move the session onto a newer parent that arrived late (the block of slot s-1 after
+    the parent wait). Receipts commit to the order of the transactions, not to the parent,
+    so this keeps every promise as long as all receipted transactions stay valid, in order,
+    on the new parent. Otherwise the session keeps its parent."""
+    try:
+        l1_origin = max(parent.block.header.l1_origin, session.l1_origin)
+        queue = await node.get_queue(parent.block.header.l1_queue_index, l1_origin)
+        due = compute_due_queue_index(queue, l1_origin, node.params)
+        items = [item for item in queue if item.index < due]
+        if "censor" in node.faults:
+            items = []
+        fresh = SlotSession(node, session.slot, parent, l1_origin, items, session.fee_recipient)
+        for tx in session.txs:
+            if tx.hash in node.store.tx_index:
+                return False
+            fresh.check(tx)
+            fresh.append(tx)
+    except ProtocolError:
+        return False
+    if fresh.prefix != session.prefix:
+        return False
+    session.parent, session.l1_origin, session.queue_items = parent, l1_origin, fresh.queue_items
+    session.base, session.accounts = fresh.base, fresh.accounts
+    node.log.debug("slot %d: rebased onto block %d", session.slot, parent.number)
+    return True
+
+
+def build_session_block(node: "Node", session: SlotSession, timestamp: int,
+                        transactions=None):
+    parent = session.parent
+    return build_block(
+        parent.block.header, parent.state, slot=session.slot, timestamp_ms=timestamp,
+        producer=node.key, fee_recipient=session.fee_recipient, params=node.params,
+        transactions=session.txs if transactions is None else transactions,
+        queue_items=session.queue_items, l1_origin=session.l1_origin, parent_qc=parent.qc)

@@ -1,0 +1,66 @@
+"""The peer syncer: a node that starts empty, restarts, or receives a block whose parent it
+lacks catches up from its peers' canonical chains (GET /blocks?raw=true), validating every
+block like a gossiped one.
+
+Spec: docs/spec/sequencer.md#sync
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nodekit.errors import RemoteRejected, TemporaryError
+from protocol.encoding import decode_block
+from protocol.exceptions import ProtocolError
+
+from .validator import on_block
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+PAGE = 64
+BACKTRACK = 8
+
+
+async def tick(node: "Node", now_ms: int) -> None:
+    if not node.l1_synced:
+        return
+    for endpoint in list(node.peers.values()):
+        try:
+            await sync_from(node, endpoint)
+        except (TemporaryError, RemoteRejected) as error:
+            node.log.debug("sync from %s failed: %s", endpoint, error)
+
+
+async def sync_from(node: "Node", endpoint: str) -> int:
+    status = await node.peer_client.get(endpoint, "/status")
+    their_head = int(status["head"]["number"])
+    ours = node.store.head
+    if their_head < ours.number or status["head"]["hash"] == "0x" + ours.hash.hex():
+        return 0
+    start = max(1, ours.number - BACKTRACK)
+    imported = 0
+    while start <= their_head:
+        rows = await node.peer_client.get(endpoint, "/blocks",
+                                          {"from": start, "limit": PAGE, "raw": "true"})
+        if not rows:
+            break
+        for row in sorted(rows, key=lambda r: r["number"]):
+            if not row.get("raw") or row["number"] == 0:
+                continue
+            try:
+                block = decode_block(bytes.fromhex(row["raw"][2:]))
+            except (ValueError, ProtocolError):
+                return imported
+            result = await on_block(node, block, source=endpoint)
+            if result == "orphan":
+                if start <= 1:
+                    return imported
+                start = max(1, start - PAGE)
+                break
+            if result == "invalid":
+                return imported
+            imported += result == "accepted"
+        else:
+            start = max(r["number"] for r in rows) + 1
+    return imported

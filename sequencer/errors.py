@@ -1,0 +1,29 @@
+"""The sequencer's own refusals (ProtocolError subclasses, so the one handler maps them)."""
+
+from __future__ import annotations
+
+from protocol.exceptions import ProtocolError
+
+
+class NotLeader(ProtocolError):
+    """This node does not lead the current slot (or its slot is sealing); ask the leader."""
+
+
+class NoLeader(ProtocolError):
+    """No leader is known for the current slot (before genesis, or epoch not snapshotted)."""
+
+
+class NodeUnavailable(ProtocolError):
+    """The node cannot take transactions right now (follower, offline fault, leader unreachable)."""
+
+
+class UnknownBlock(ProtocolError):
+    """No such block."""
+
+
+class UnknownTransaction(ProtocolError):
+    """No such transaction."""
+
+
+class AlreadyKnown(ProtocolError):
+    """The transaction is already in the pool or the chain."""

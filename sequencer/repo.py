@@ -1,0 +1,114 @@
+"""One function per query or write of the sequencer's database.
+
+The receipt path writes through `ReceiptWriter`: one prepared INSERT and one COMMIT per
+receipt on a connection kept open (no ORM, no session), committed before the receipt is
+signed. SQLite runs in WAL mode with synchronous=NORMAL: a committed transaction survives a
+crash of the process (kill -9); only a power cut may lose the last ones (docs/spec/sequencer.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from . import models
+
+
+class ReceiptWriter:
+    """The hot-path writer: `record(...)` commits one receipted transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn = engine.connect()
+        self.stmt = insert(models.receipts)
+
+    def record(self, tx_hash: bytes, raw: bytes, slot: int, index: int, prefix_hash: bytes,
+               signature: bytes, received_ms: int) -> None:
+        self.conn.execute(self.stmt, {"tx_hash": tx_hash, "raw": raw, "slot": slot, "idx": index,
+                                      "prefix_hash": prefix_hash, "signature": signature,
+                                      "received_ms": received_ms})
+        self.conn.commit()
+
+    def record_many(self, rows: list[dict]) -> None:
+        if rows:
+            self.conn.execute(self.stmt, rows)
+            self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def save_block(engine: Engine, block_hash: bytes, number: int, slot: int, parent_hash: bytes,
+               raw: bytes, qc: bytes | None, fee_recipient: bytes, received_ms: int) -> None:
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            stmt = sqlite_insert(models.blocks).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+            stmt = pg_insert(models.blocks).on_conflict_do_nothing()
+        conn.execute(stmt, {"hash": block_hash, "number": number, "slot": slot,
+                            "parent_hash": parent_hash, "raw": raw, "qc": qc,
+                            "fee_recipient": fee_recipient,
+                            "received_ms": received_ms})
+
+
+def save_qc(engine: Engine, block_hash: bytes, qc: bytes) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(models.blocks).where(models.blocks.c.hash == block_hash)
+                     .values(qc=qc))
+
+
+def delete_blocks(engine: Engine, hashes: Iterable[bytes]) -> None:
+    hashes = list(hashes)
+    if not hashes:
+        return
+    with engine.begin() as conn:
+        conn.execute(models.blocks.delete().where(models.blocks.c.hash.in_(hashes)))
+
+
+def load_blocks(engine: Engine) -> list[tuple[bytes, bytes | None, bytes]]:
+    """(raw, qc, fee_recipient) of every stored block, by number."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(models.blocks.c.raw, models.blocks.c.qc,
+                                   models.blocks.c.fee_recipient)
+                            .order_by(models.blocks.c.number, models.blocks.c.slot)).all()
+    return [(row.raw, row.qc, row.fee_recipient) for row in rows]
+
+
+def load_receipts(engine: Engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(select(models.receipts)
+                            .order_by(models.receipts.c.slot, models.receipts.c.idx)).all()
+
+
+def get_receipt(engine: Engine, tx_hash: bytes):
+    with engine.connect() as conn:
+        return conn.execute(select(models.receipts)
+                            .where(models.receipts.c.tx_hash == tx_hash)).first()
+
+
+def record_vote(engine: Engine, slot: int, block_hash: bytes) -> bool:
+    """Remember that this node attested `block_hash` in `slot`; False when it already attested
+    another block of that slot (never sign a second one)."""
+    with engine.begin() as conn:
+        row = conn.execute(select(models.votes.c.block_hash)
+                           .where(models.votes.c.slot == slot)).first()
+        if row is not None:
+            return row.block_hash == block_hash
+        conn.execute(insert(models.votes), {"slot": slot, "block_hash": block_hash})
+    return True
+
+
+def load_votes(engine: Engine) -> dict[int, bytes]:
+    with engine.connect() as conn:
+        return {row.slot: row.block_hash for row in conn.execute(select(models.votes)).all()}
+
+
+def replace_receipt(engine: Engine, row: dict) -> None:
+    """A transaction this node receipted in an earlier slot without a block, receipted again."""
+    with engine.begin() as conn:
+        conn.execute(update(models.receipts).where(models.receipts.c.tx_hash == row["tx_hash"])
+                     .values(slot=row["slot"], idx=row["idx"], prefix_hash=row["prefix_hash"],
+                             signature=row["signature"], received_ms=row["received_ms"]))

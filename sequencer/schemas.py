@@ -1,0 +1,88 @@
+"""Pydantic models of the sequencer's REST API (bytes as 0x-hex, amounts as decimal strings).
+
+Spec: docs/spec/sequencer.md#rest
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class SubmitTxRequest(BaseModel):
+    raw: str = Field(description="The signed transaction (0x-hex of its RLP / typed bytes)",
+                     examples=["0x02f8..."])
+
+
+class ReceiptResponse(BaseModel):
+    tx_hash: str
+    slot: int
+    index: int = Field(description="Position among the block's sequenced transactions")
+    prefix_hash: str = Field(description="h_index of the prefix chain (docs/spec/receipts.md)")
+    leader: str = Field(description="Node key of the slot's leader")
+    signature: str
+
+
+class SubmitTxResponse(BaseModel):
+    tx_hash: str
+    receipt: ReceiptResponse
+
+
+class HeadResponse(BaseModel):
+    number: int
+    hash: str
+    slot: int
+
+
+class BlockResponse(BaseModel):
+    number: int
+    hash: str
+    parent_hash: str
+    slot: int
+    timestamp_ms: int
+    producer: str
+    fee_recipient: str
+    tx_root: str
+    state_root: str
+    withdrawals_root: str
+    l1_origin: int
+    l1_queue_index: int
+    label: str = Field(description="unsafe | attested | safe | finalized")
+    canonical: bool
+    transactions: int
+    queue_items: int
+    attesters: list[str]
+    raw: str | None = Field(None, description="RLP of the full block (with raw=true)")
+
+
+class TransactionResponse(BaseModel):
+    hash: str
+    sender: str
+    to: str | None
+    value: str
+    nonce: int
+    raw: str
+    status: str = Field(description="pending | included")
+    block_number: int | None = None
+    block_hash: str | None = None
+    index: int | None = None
+    label: str | None = Field(None, description="Head label of its block")
+    receipt: ReceiptResponse | None = None
+
+
+class AccountResponse(BaseModel):
+    address: str
+    balance: str
+    nonce: int
+    pending_nonce: int
+    block: int
+
+
+class FaultsRequest(BaseModel):
+    faults: list[str] = Field(description="The complete set of fault flags to run with")
+
+
+class GenericResponse(BaseModel):
+    model_config = {"extra": "allow"}
+    data: Any = None

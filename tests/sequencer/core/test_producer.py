@@ -1,0 +1,78 @@
+"""The slot pipeline with a fake clock: receipts, sealing, attestations, QCs, fork choice."""
+
+from __future__ import annotations
+
+from protocol.receipts import receipt_from_json, verify_receipt
+from protocol.hashing import compute_prefix_chain, keccak256
+
+from ..helpers import client_of, make_net, run, transfer
+
+
+def test_leader_receipts_seals_and_peers_attest(tmp_path):
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            await net.run_slot(1)
+            await net.run_slot(2)
+            heads = {n.store.head.hash for n in net.nodes}
+            assert len(heads) == 1 and net.nodes[0].store.head.number == 2
+            # block 1 has a QC (carried by block 2); block 2 gets one from attestations
+            for node in net.nodes:
+                assert node.store.at(1).qc is not None
+                assert node.store.at(2).qc is not None
+            # open slot 3 and send a transfer to a node that does not lead it
+            start3 = params.genesis_time_ms + 3 * params.slot_ms
+            await net.tick_all(start3 + params.parent_wait_ms)
+            leader = await net.leader(3)
+            other = next(n for n in net.nodes if n is not leader)
+            raws = [transfer(params, 0, 0), transfer(params, 1, 0), transfer(params, 0, 1)]
+            async with client_of(net, other.settings.name) as client:
+                receipts = []
+                for raw in raws:
+                    response = await client.post("/txs", json={"raw": "0x" + raw.hex()})
+                    assert response.status_code == 200, response.text
+                    receipts.append(receipt_from_json(response.json()["receipt"]))
+            chain = compute_prefix_chain([keccak256(r) for r in raws])
+            for index, receipt in enumerate(receipts):
+                assert receipt.leader == leader.key.public and receipt.slot == 3
+                assert receipt.index == index and receipt.prefix_hash == chain[index]
+                assert verify_receipt(receipt, params.chain_id)
+            await net.tick_all(start3 + params.slot_ms - 5)
+            block = leader.store.head.block
+            assert block.slot == 3 and [keccak256(t) for t in block.transactions] == \
+                [keccak256(r) for r in raws]
+            assert len({n.store.head.hash for n in net.nodes}) == 1
+            # everyone agrees on balances
+            sender = net.nodes[0].decode(raws[0]).sender
+            for node in net.nodes:
+                assert node.store.head.state.get_account(sender).nonce == 2
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_invalid_transactions_are_refused_with_reasons(tmp_path):
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            start = params.genesis_time_ms + params.slot_ms
+            await net.tick_all(start + params.parent_wait_ms)
+            leader = await net.leader(1)
+            async with client_of(net, leader.settings.name) as client:
+                ok = await client.post("/txs", json={"raw": "0x" + transfer(params, 2, 0).hex()})
+                assert ok.status_code == 200
+                low = await client.post("/txs", json={"raw": "0x" + transfer(params, 2, 0).hex()})
+                assert low.status_code == 200  # the same transaction: the same receipt
+                again = await client.post("/txs", json={"raw": "0x" + transfer(
+                    params, 2, 0, value=5).hex()})
+                assert again.status_code == 400 and again.json()["error"] == "NonceTooLow"
+                rich = await client.post("/txs", json={"raw": "0x" + transfer(
+                    params, 3, 0, value=10**30).hex()})
+                assert rich.json()["error"] == "InsufficientBalance"
+                junk = await client.post("/txs", json={"raw": "0x1234"})
+                assert junk.status_code == 400
+        finally:
+            await net.close()
+    run(scenario())
