@@ -11,6 +11,9 @@ Spec: docs/spec/transactions.md#development-accounts
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
+import unicodedata
 from dataclasses import dataclass
 
 from coincurve import PublicKey
@@ -64,16 +67,48 @@ def dev_accounts(count: int = 10, mnemonic: str = DEV_MNEMONIC) -> list[DevAccou
 
 @functools.lru_cache(maxsize=16)
 def _dev_accounts(count: int, mnemonic: str) -> tuple[DevAccount, ...]:
-    # eth-account's BIP-39/BIP-32 code, the same that Account.from_mnemonic runs; calling
-    # its two steps directly stretches the mnemonic (PBKDF2, 2048 rounds) once, not per account.
-    from eth_account.hdaccount import key_from_seed, seed_from_mnemonic  # slow to import
-
-    seed = seed_from_mnemonic(mnemonic, "")
+    seed = compute_bip39_seed(mnemonic)
+    # m/44'/60'/0'/0 once, then one non-hardened step per account
+    key, chain_code = _bip32_master(seed)
+    for index in (44 | _HARDENED, 60 | _HARDENED, 0 | _HARDENED, 0):
+        key, chain_code = _bip32_child(key, chain_code, index)
     accounts = []
     for index in range(count):
-        private_key = bytes(key_from_seed(seed, f"m/44'/60'/0'/0/{index}"))
+        private_key, _ = _bip32_child(key, chain_code, index)
         accounts.append(DevAccount(address_of(private_key), private_key))
     return tuple(accounts)
+
+
+_HARDENED = 0x8000_0000
+
+
+def compute_bip39_seed(mnemonic: str, passphrase: str = "") -> bytes:
+    """BIP-39: PBKDF2-HMAC-SHA512 of the NFKD mnemonic, salt "mnemonic" + passphrase, 2048 rounds.
+
+    eth-account's HD wallet (the tests' oracle) does the same in pure Python, taking seconds
+    per process start; this takes a few milliseconds.
+    """
+    words = unicodedata.normalize("NFKD", " ".join(mnemonic.split()))
+    salt = unicodedata.normalize("NFKD", "mnemonic" + passphrase)
+    return hashlib.pbkdf2_hmac("sha512", words.encode(), salt.encode(), 2048)
+
+
+def _bip32_master(seed: bytes) -> tuple[bytes, bytes]:
+    digest = hmac.new(b"Bitcoin seed", seed, hashlib.sha512).digest()
+    return digest[:32], digest[32:]
+
+
+def _bip32_child(key: bytes, chain_code: bytes, index: int) -> tuple[bytes, bytes]:
+    """BIP-32 private child key derivation (CKDpriv)."""
+    if index & _HARDENED:
+        data = b"\x00" + key + index.to_bytes(4, "big")
+    else:
+        data = PublicKey.from_valid_secret(key).format(compressed=True) + index.to_bytes(4, "big")
+    digest = hmac.new(chain_code, data, hashlib.sha512).digest()
+    child = (int.from_bytes(digest[:32], "big") + int.from_bytes(key, "big")) % SECP256K1_N
+    if child == 0 or int.from_bytes(digest[:32], "big") >= SECP256K1_N:
+        raise ValueError(f"BIP-32: index {index} gives an invalid key; use the next index")
+    return child.to_bytes(32, "big"), digest[32:]
 
 
 def generated_accounts(count: int, seed: bytes = b"seqnet/bench") -> list[DevAccount]:
