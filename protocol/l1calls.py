@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from coincurve import PublicKey
-from eth_account import Account
-from eth_account.messages import encode_defunct
+from coincurve import PrivateKey, PublicKey
 
 from .constants import ADDRESS_SIZE, SECP256K1_HALF_N, SECP256K1_N
 from .exceptions import InvalidEncoding, InvalidSignature
@@ -131,12 +129,15 @@ def sign_l1_call(private_key: bytes, l1_chain_id: int, method: str, nonce: int,
     """
     _check_method(method)
     _check_nonce(nonce)
-    account = Account.from_key(private_key)
-    sender = bytes.fromhex(account.address[2:])
-    text = compute_call_message(l1_chain_id, method, sender, nonce, args)
-    signed = account.sign_message(encode_defunct(text=text))
-    return L1Call(method=method, sender=sender, nonce=nonce, args=args,
-                  signature=bytes(signed.signature))
+    # coincurve rather than eth-account (the tests' oracle): importing eth-account costs
+    # seconds at every process start. libsecp256k1 signs with RFC 6979 and low s, as it does.
+    from .accounts import address_of
+
+    sender = address_of(private_key)
+    digest = compute_call_message_hash(l1_chain_id, method, sender, nonce, args)
+    recoverable = PrivateKey(private_key).sign_recoverable(digest, hasher=None)
+    signature = recoverable[:64] + bytes([27 + recoverable[64]])
+    return L1Call(method=method, sender=sender, nonce=nonce, args=args, signature=signature)
 
 
 def recover_l1_call_sender(call: L1Call, l1_chain_id: int) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from eth_account import Account
 from prometheus_client import Counter, Gauge
 
 from nodekit.http import ServiceClient
@@ -18,6 +17,7 @@ from nodekit.db import create_all, make_engine, make_session_factory
 from nodekit.loop import Clock, SystemClock
 from nodekit.metrics import make_registry
 from nodekit.settings import load_chain_params
+from protocol.accounts import address_of
 from protocol.blocks import Attestation, Block, Header
 from protocol.encoding import encode_attestation, encode_block, encode_signed_header
 from protocol.genesis import compute_genesis_header, compute_genesis_state, make_devnet_genesis
@@ -94,9 +94,8 @@ class RangerNode:
         self.genesis_header = compute_genesis_header(self.genesis, self.genesis_state.state_root())
         self.node_key = NodeKey.from_seed(bytes.fromhex(settings.node_key_seed))
         self.sample_secret = compute_sample_secret(self.node_key.seed)
-        operator = Account.from_key(bytes.fromhex(settings.operator_key))
         self.operator_key = bytes.fromhex(settings.operator_key)
-        self.operator_address = bytes.fromhex(operator.address[2:])
+        self.operator_address = address_of(self.operator_key)
         self.engine = make_engine(settings.database_url)
         create_all(self.engine, RangerBase.metadata)
         self.sessions = make_session_factory(self.engine)
