@@ -1,4 +1,4 @@
-"""GET /status and GET /params."""
+"""GET /health, GET /status and GET /params."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ from ..schemas import HeadInfo, StatusResponse
 from .deps import NodeDep
 
 router = APIRouter(tags=["status"])
+
+
+@router.get("/health")
+def get_health(node: NodeDep) -> dict:
+    """Liveness for launchers and compose healthchecks: 200 once the L1 serves."""
+    return {"status": "ok", "l1_head": node.contract.head_number}
 
 
 @router.get("/status", response_model=StatusResponse)

@@ -64,3 +64,8 @@ def test_bad_query_values_get_4xx(l1):
     assert l1.client.get("/events", params={"after": "x"}).status_code == 422
     assert l1.client.get("/blocks/abc").status_code == 422
     assert l1.client.get("/blocks", params={"limit": 0}).status_code == 422
+
+
+def test_health_answers_once_serving(l1):
+    health = l1.get("/health")
+    assert health == {"status": "ok", "l1_head": l1.contract.head_number}
