@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = SequencerSettings(**overrides)
     logging.basicConfig(level=settings.log_level.upper(),
                         format=f"%(asctime)s %(levelname)s {settings.name} %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per peer request: noise
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
                 access_log=False, loop="uvloop", http="httptools")

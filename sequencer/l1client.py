@@ -101,6 +101,11 @@ class L1Client:
                                     r.get("jailed_from_slot"), r.get("status", "active"))
                 for r in rows]
 
+    async def get_ranger_endpoints(self) -> list[str]:
+        """Endpoints of the rangers registered on L1 (where evidence is pushed)."""
+        rows = await self.http.get("/rangers")
+        return [r["endpoint"] for r in rows if r.get("endpoint")]
+
     async def get_sequencer_set(self, epoch: int) -> SequencerSet | None:
         """The epoch's active set as L1 snapshotted it; None when not snapshotted yet."""
         try:

@@ -61,14 +61,19 @@ class TransactionResponse(BaseModel):
     sender: str
     to: str | None
     value: str
-    nonce: int
+    nonce: int | None = Field(description="None for an undecodable forced transaction")
     raw: str
-    status: str = Field(description="pending | included")
+    status: str = Field(description="pending | included | skipped (a forced transaction that "
+                                    "was invalid when its block executed it)")
     block_number: int | None = None
     block_hash: str | None = None
     index: int | None = None
     label: str | None = Field(None, description="Head label of its block")
     receipt: ReceiptResponse | None = None
+    forced: bool = Field(False, description="Came through the L1 queue (no leader receipt); "
+                                            "`index` counts the block's forced transactions")
+    queue_index: int | None = None
+    reason: str | None = Field(None, description="Why a forced transaction was skipped")
 
 
 class AccountResponse(BaseModel):

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 
+from protocol.blocks import QUEUE_FORCED_TX
 from protocol.constants import EMPTY_CODE_HASH, EMPTY_TRIE_ROOT, TX_GAS
 from protocol.exceptions import (
     AccessListNotAllowed, ContractCreationNotAllowed, DataNotAllowed, FeeTooLow, HighS,
@@ -25,7 +26,7 @@ from protocol.receipts import receipt_to_json
 from protocol.transactions import compute_effective_gas_price, tx_to_json
 
 from ..core import intake
-from ..core.chain import Entry
+from ..core.chain import Entry, forced_outcomes
 from ..errors import UnknownBlock
 from ..node import Node
 from .deps import json_response
@@ -171,6 +172,41 @@ def receipt_json(node: Node, entry: Entry, index: int) -> dict[str, Any]:
     }
 
 
+def forced_receipt_json(node: Node, entry: Entry, position: int) -> dict[str, Any]:
+    """The receipt of a transaction forced through the L1 queue: executed before the block's
+    sequenced transactions, `status` 0x0 (with `reason`) when it was invalid and skipped.
+    `transactionIndex` counts the block's forced transactions (the sequenced ones keep the
+    index their leader's receipt promised); `forced` and `queueIndex` mark it."""
+    outcome = forced_outcomes(entry)[position]
+    item = [i for i in entry.block.queue_items if i.kind == QUEUE_FORCED_TX][position]
+    gas = TX_GAS if outcome.applied else 0
+    data = {
+        "transactionHash": hx(outcome.tx_hash), "transactionIndex": hex(position),
+        "blockHash": hx(entry.hash), "blockNumber": hex(entry.number),
+        "from": hx(outcome.sender or item.sender), "to": hx(outcome.to) if outcome.to else None,
+        "cumulativeGasUsed": hex(gas), "gasUsed": hex(gas),
+        "effectiveGasPrice": hex(outcome.gas_price_wei), "contractAddress": None, "logs": [],
+        "logsBloom": ZERO_BLOOM, "status": "0x1" if outcome.applied else "0x0",
+        "type": hex(item.raw_tx[0]) if item.raw_tx and item.raw_tx[0] < 0x7f else "0x0",
+        "forced": True, "queueIndex": hex(item.index),
+    }
+    if not outcome.applied:
+        data["reason"] = outcome.reason
+    return data
+
+
+def forced_tx_json(node: Node, entry: Entry, position: int) -> dict[str, Any] | None:
+    item = [i for i in entry.block.queue_items if i.kind == QUEUE_FORCED_TX][position]
+    try:
+        tx = node.decode(item.raw_tx)
+    except ProtocolError:
+        return None
+    data = tx_to_json(tx, node.params.base_fee_wei)
+    data.update(blockHash=hx(entry.hash), blockNumber=hex(entry.number),
+                transactionIndex=hex(position), forced=True, queueIndex=hex(item.index))
+    return data
+
+
 # --- methods ------------------------------------------------------------------------------------
 
 async def eth_sendRawTransaction(node: Node, params: list) -> str:
@@ -217,15 +253,22 @@ def eth_getTransactionByHash(node: Node, params: list) -> dict | None:
     located = node.store.tx_index.get(tx_hash)
     if located is not None:
         return tx_json(node, node.store.get(located[0]), located[1])
+    forced = node.store.forced_index.get(tx_hash)
+    if forced is not None:
+        return forced_tx_json(node, node.store.get(forced[0]), forced[1])
     pooled = node.mempool.get(tx_hash)
     return None if pooled is None else tx_json(node, None, None, pooled.tx)
 
 
 def eth_getTransactionReceipt(node: Node, params: list) -> dict | None:
-    located = node.store.tx_index.get(_hash(_param(params, 0)))
-    if located is None:
-        return None
-    return receipt_json(node, node.store.get(located[0]), located[1])
+    tx_hash = _hash(_param(params, 0))
+    located = node.store.tx_index.get(tx_hash)
+    if located is not None:
+        return receipt_json(node, node.store.get(located[0]), located[1])
+    forced = node.store.forced_index.get(tx_hash)
+    if forced is not None:
+        return forced_receipt_json(node, node.store.get(forced[0]), forced[1])
+    return None
 
 
 def eth_feeHistory(node: Node, params: list) -> dict:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocol.blocks import QUEUE_FORCED_TX
 from protocol.encoding import encode_block
-from protocol.exceptions import InvalidEncoding
+from protocol.exceptions import InvalidEncoding, ProtocolError
 from protocol.receipts import receipt_to_json
 from protocol.state import Account
 
-from ..core.chain import Entry
+from ..core.chain import Entry, forced_outcomes
 from ..errors import UnknownBlock
 from ..node import Node
 
@@ -80,6 +81,8 @@ def tx_view(node: Node, tx_hash: bytes) -> dict[str, Any] | None:
         tx = entry.txs[located[1]]
         status, number, block_hash, index = "included", entry.number, hx(entry.hash), located[1]
         label = node.store.label(entry)
+    elif tx_hash in node.store.forced_index:
+        return forced_tx_view(node, tx_hash)
     else:
         pooled = node.mempool.get(tx_hash)
         if pooled is None:
@@ -91,6 +94,25 @@ def tx_view(node: Node, tx_hash: bytes) -> dict[str, Any] | None:
             "nonce": tx.nonce, "raw": hx(tx.raw), "status": status, "block_number": number,
             "block_hash": block_hash, "index": index, "label": label,
             "receipt": receipt_to_json(receipt) if receipt else None}
+
+
+def forced_tx_view(node: Node, tx_hash: bytes) -> dict[str, Any] | None:
+    """A transaction forced through the L1 queue (no leader receipt: L1 ordered it)."""
+    block_hash, position = node.store.forced_index[tx_hash]
+    entry = node.store.get(block_hash)
+    item = [i for i in entry.block.queue_items if i.kind == QUEUE_FORCED_TX][position]
+    outcome = forced_outcomes(entry)[position]
+    try:
+        nonce = node.decode(item.raw_tx).nonce
+    except ProtocolError:
+        nonce = None
+    return {"hash": hx(tx_hash), "sender": hx(outcome.sender or item.sender),
+            "to": hx(outcome.to) if outcome.to else None, "value": str(outcome.value),
+            "nonce": nonce, "raw": hx(item.raw_tx),
+            "status": "included" if outcome.applied else "skipped", "block_number": entry.number,
+            "block_hash": hx(entry.hash), "index": position, "label": node.store.label(entry),
+            "receipt": None, "forced": True, "queue_index": item.index,
+            "reason": outcome.reason or None}
 
 
 def pending_nonce(node: Node, address: bytes) -> int:

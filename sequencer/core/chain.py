@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from protocol.blocks import Block, QuorumCertificate
+from protocol.blocks import QUEUE_FORCED_TX, Block, QuorumCertificate
 from protocol.state import State
 from protocol.transactions import Transaction
-from protocol.transition import BlockOutput
+from protocol.transition import BlockOutput, TxOutcome
 
 UNSAFE, ATTESTED, SAFE, FINALIZED = "unsafe", "attested", "safe", "finalized"
 
@@ -49,6 +49,15 @@ class Entry:
         return self.block.header.slot
 
 
+def forced_outcomes(entry: Entry) -> tuple[TxOutcome, ...]:
+    """What the block's forced (L1 queue) transactions did, in queue order (applied or
+    skipped as invalid); they come first among the block's outcomes."""
+    if entry.output is None:
+        return ()
+    count = sum(1 for item in entry.block.queue_items if item.kind == QUEUE_FORCED_TX)
+    return entry.output.outcomes[:count]
+
+
 class ChainStore:
     def __init__(self, genesis: Block, genesis_state: State) -> None:
         self.genesis_hash = genesis.hash
@@ -57,6 +66,9 @@ class ChainStore:
         self.canonical: list[bytes] = [genesis.hash]
         self.tx_index: dict[bytes, tuple[bytes, int]] = {}
         """tx hash -> (block hash, position) for the canonical chain (sequenced txs)."""
+        self.forced_index: dict[bytes, tuple[bytes, int]] = {}
+        """tx hash -> (block hash, position among the block's forced transactions) for the
+        transactions of the canonical chain that came through the L1 queue."""
         self.by_slot: dict[int, list[bytes]] = {}
         self.anchor: bytes = genesis.hash
         self.l1_accepted: tuple[int, bytes] = (0, genesis.hash)
@@ -178,16 +190,33 @@ class ChainStore:
         fork = entry.number
         left = [self.entries[h] for h in self.canonical[fork + 1:] if h in self.entries]
         for old in left:
-            for tx in old.txs:
-                if self.tx_index.get(tx.hash, (None,))[0] == old.hash:
-                    del self.tx_index[tx.hash]
+            self._unindex(old)
         del self.canonical[fork + 1:]
         path.reverse()
         for new in path:
             self.canonical.append(new.hash)
-            for position, tx in enumerate(new.txs):
-                self.tx_index[tx.hash] = (new.hash, position)
+            self._index(new)
         return left, path
+
+    def reindex(self) -> None:
+        """Rebuild the transaction indexes from the canonical chain (after a rollback)."""
+        self.tx_index, self.forced_index = {}, {}
+        for block_hash in self.canonical:
+            self._index(self.entries[block_hash])
+
+    def _index(self, entry: Entry) -> None:
+        for position, tx in enumerate(entry.txs):
+            self.tx_index[tx.hash] = (entry.hash, position)
+        for position, outcome in enumerate(forced_outcomes(entry)):
+            self.forced_index[outcome.tx_hash] = (entry.hash, position)
+
+    def _unindex(self, entry: Entry) -> None:
+        for tx in entry.txs:
+            if self.tx_index.get(tx.hash, (None,))[0] == entry.hash:
+                del self.tx_index[tx.hash]
+        for outcome in forced_outcomes(entry):
+            if self.forced_index.get(outcome.tx_hash, (None,))[0] == entry.hash:
+                del self.forced_index[outcome.tx_hash]
 
     def set_l1_heads(self, accepted: tuple[int, bytes], finalized: tuple[int, bytes]) -> None:
         """L1's accepted and finalized heads: move the anchor and the safe/finalized labels."""

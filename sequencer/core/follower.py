@@ -61,8 +61,7 @@ def roll_back(node: "Node", head_number: int) -> None:
     if any(e.hash in canonical for e in removed):
         node.store.canonical = node.store.canonical[:min(e.number for e in removed
                                                          if e.hash in canonical)]
-        node.store.tx_index = {tx.hash: (h, i) for h in node.store.canonical
-                               for i, tx in enumerate(node.store.entries[h].txs)}
+        node.store.reindex()
     node.store.safe_number = min(node.store.safe_number, head_number)
     node.store.finalized_number = min(node.store.finalized_number, head_number)
     update_chain(node)

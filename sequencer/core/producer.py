@@ -188,12 +188,14 @@ async def tick(node: "Node", now_ms: int) -> None:
         if not session.done:
             return
     slot = node.current_slot(now_ms)
-    if slot < 0 or slot <= node.started_slot or slot <= node.last_sealed_slot:
-        return
+    if slot <= node.genesis_block.header.slot or slot <= node.started_slot or \
+            slot <= node.last_sealed_slot:
+        return  # slot 0 is the genesis block's
     if session is not None and session.slot >= slot:
         return
     leader = await node.leader_of(slot)
-    if leader != node.key.public:
+    if leader != node.key.public or node.key.public in node.jailed_at(slot):
+        # a jailed leader's slots are empty by rule (L1 and peers refuse its blocks)
         node.session = None
         return
     start = compute_slot_start_ms(slot, node.params)
@@ -260,6 +262,10 @@ async def seal(node: "Node", session: SlotSession, now_ms: int) -> Block | None:
         await validator.broadcast_equivocation(node, block, extra)
     else:
         node.spawn(validator.broadcast_block(node, block))
+    node.log.debug("slot %d: sealed block %d on %d (slot %d), %d txs, %d ms into the slot, "
+                   "built in %.0f ms", session.slot, block.number, parent.number, parent.slot,
+                   len(block.transactions), node.clock.now_ms() - (end - params.slot_ms),
+                   (time.perf_counter() - started) * 1000)
     await asyncio.sleep(0)
     return block
 

@@ -19,10 +19,10 @@ from protocol.encoding import (compute_attestation_hash, decode_attestation, enc
                                encode_block, encode_qc, encode_signed_header)
 from protocol.exceptions import ProtocolError
 from protocol.fraud import EquivocationEvidence, encode_evidence
-from protocol.schedule import compute_epoch
+from protocol.schedule import compute_epoch, compute_slot_start_ms
 from protocol.signing import verify_node_signature
 from protocol.transition import validate_block
-from nodekit.errors import TemporaryError
+from nodekit.errors import RemoteRejected, TemporaryError
 
 from .. import repo
 from ..peers import gather_quietly
@@ -51,10 +51,12 @@ def accept_own_block(node: "Node", block: Block, state, output, fee_recipient: b
 
 
 def insert_entry(node: "Node", entry: Entry) -> None:
+    parent = node.store.get(entry.block.header.parent_hash)
+    parent_had_qc = parent is not None and parent.qc is not None
     node.store.add(entry)
     node.persist_block(entry)
-    parent = node.store.get(entry.block.header.parent_hash)
-    if parent is not None and entry.block.header.parent_qc is not None:
+    if parent is not None and not parent_had_qc and entry.block.header.parent_qc is not None:
+        # the store keeps the first QC it learns; so does the database (a restart sees the same)
         repo.save_qc(node.engine, parent.hash, encode_qc(entry.block.header.parent_qc))
     for attestation in node.pending_attestations.pop(entry.hash, []):
         add_attestation(node, attestation)
@@ -145,6 +147,10 @@ async def _on_new_block(node: "Node", block: Block, source: str) -> str:
     insert_entry(node, entry)
     if node.current_slot(node.clock.now_ms()) - block.slot <= ATTEST_WINDOW_SLOTS:
         attest(node, entry)
+    node.log.debug("block %d slot %d from %s: valid, %d ms after its slot's end, validated in "
+                   "%.0f ms", block.number, block.slot, source or "?",
+                   node.clock.now_ms() - compute_slot_start_ms(block.slot + 1, node.params),
+                   (time.perf_counter() - started) * 1000)
     return "accepted"
 
 
@@ -161,6 +167,27 @@ def check_equivocation(node: "Node", block: Block) -> None:
         node.observe("evidence", node.evidence[-1])
         node.log.warning("equivocation by %s in slot %d", block.header.producer.hex()[:16],
                          block.slot)
+        node.spawn(push_equivocation(node, evidence))
+
+
+async def push_equivocation(node: "Node", evidence: EquivocationEvidence) -> int:
+    """Hand equivocation evidence to every ranger registered on L1
+    (`POST {endpoint}/evidence/equivocation {"first", "second"}`: two signed headers); the
+    rangers prove it on L1. Rangers also pull it from GET /observations, so a ranger that is
+    down now still gets it. Returns how many rangers took it."""
+    try:
+        endpoints = await node.l1.get_ranger_endpoints()
+    except (TemporaryError, RemoteRejected) as error:
+        node.log.warning("cannot list the rangers to push equivocation evidence: %s", error)
+        return 0
+    body = {"first": _hex(encode_signed_header(*evidence.first)),
+            "second": _hex(encode_signed_header(*evidence.second)),
+            "source": node.settings.name}
+    results = await gather_quietly([node.peer_client.post(url, "/evidence/equivocation", body)
+                                    for url in endpoints])
+    taken = sum(1 for result in results if not isinstance(result, Exception))
+    node.log.info("equivocation evidence pushed to %d of %d rangers", taken, len(endpoints))
+    return taken
 
 
 def attest(node: "Node", entry: Entry) -> Attestation | None:

@@ -18,14 +18,17 @@ import sys
 import time
 from pathlib import Path
 
+import shutil
+
 import httpx
 import pytest
 
 from nodekit.settings import write_params_file
 from protocol.accounts import dev_accounts
 from protocol.chainbuilder import DEVNET_STAKES_TOKENS, devnet_node_key, devnet_operators
-from protocol.constants import GWEI
+from protocol.constants import GWEI, TOKEN
 from protocol.hashing import keccak256
+from protocol.l1calls import encode_l1_call, sign_l1_call
 from protocol.params import devnet_params
 from protocol.receipts import receipt_from_json, verify_receipt
 from protocol.schedule import compute_slot
@@ -36,6 +39,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
 
 pytestmark = pytest.mark.e2e
+
+LOG_LEVEL = os.environ.get("SEQNET_E2E_LOG_LEVEL", "warning")
+LOOKAHEAD_SLOTS = 4
+GENESIS_LEAD_MS = 6000
+"""Slot 0 starts this long after the L1's snapshot of epoch 0 (plus the lookahead); the
+sequencers are registered on L1 by the test before that, whether they are up yet or not."""
 
 
 def free_port() -> int:
@@ -59,18 +68,85 @@ def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.2):
 
 
 class Devnet:
+    """The L1 mock and sequencer processes of one test. `start_chain()` registers the four
+    sequencers on L1 itself before slot 0 (the launcher's way), so the L1's snapshot of epoch 0
+    already holds them and slot 0 can start a few seconds after the L1 is up."""
+
     def __init__(self, tmp: Path, epoch_slots: int = 16, slot_ms: int = 1000) -> None:
         self.tmp = tmp
+        self.epoch_slots = epoch_slots
+        self.slot_ms = slot_ms
         self.procs: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
-        lead_ms = 30000
-        genesis = (int(time.time() * 1000) + lead_ms + 1000) // 1000 * 1000
-        self.params = devnet_params(genesis_time_ms=genesis, epoch_slots=epoch_slots,
-                                    slot_ms=slot_ms, parent_wait_ms=slot_ms // 10,
-                                    lookahead_slots=4)
         self.params_file = tmp / "params.json"
-        write_params_file(self.params_file, self.params)
+        self.set_genesis(GENESIS_LEAD_MS)
         self.http = httpx.Client(timeout=10)
+
+    def set_genesis(self, lead_ms: int) -> None:
+        """Slot 0 starts `lead_ms` after the L1's snapshot of epoch 0 (lookahead slots before
+        it): time for the L1 to start and take the registrations."""
+        lookahead_ms = LOOKAHEAD_SLOTS * self.slot_ms
+        genesis = (int(time.time() * 1000) + lookahead_ms + lead_ms + 999) // 1000 * 1000
+        self.params = devnet_params(genesis_time_ms=genesis, epoch_slots=self.epoch_slots,
+                                    slot_ms=self.slot_ms, parent_wait_ms=self.slot_ms // 10,
+                                    lookahead_slots=LOOKAHEAD_SLOTS)
+        write_params_file(self.params_file, self.params)
+
+    def start_chain(self, count: int = 4, attempts: int = 4) -> None:
+        """Start the L1, register `count` sequencers on it from here, check that L1's snapshot
+        of epoch 0 holds all of them, then start the sequencers (with --no-register). An L1
+        that came up too late for the snapshot (a loaded machine) is started again with a
+        genesis as far ahead as its start-up took, twice over."""
+        names = [f"seq{i + 1}" for i in range(count)]
+        for attempt in range(attempts):
+            if attempt:
+                self.stop_all()
+                shutil.rmtree(self.tmp / "l1", ignore_errors=True)
+                self.set_genesis(max(2 * took_ms, GENESIS_LEAD_MS * 2 ** attempt))
+            started = time.monotonic()
+            self.start_l1()
+            self.wait_healthy("l1", timeout_s=180)
+            for name in names:
+                self.ports.setdefault(name, free_port())
+            self.register_sequencers(count)
+            took_ms = int((time.monotonic() - started) * 1000)
+            if len(self.epoch0_members()) == count:
+                break
+        else:
+            raise AssertionError(f"L1 never snapshotted epoch 0 with the {count} sequencers "
+                                 f"(machine too slow?); see {self.tmp}")
+        for i in range(count):
+            self.start_sequencer(i, "--no-register")
+        for name in names:
+            self.wait_healthy(name, timeout_s=180)
+
+    def epoch0_members(self) -> list:
+        """Members of L1's snapshot of epoch 0 ([] when the L1 started too late to take it)."""
+        snapshot_ms = self.params.genesis_time_ms - LOOKAHEAD_SLOTS * self.slot_ms
+        deadline = time.monotonic() + 30 + max(0, snapshot_ms / 1000 - time.time())
+        while time.monotonic() < deadline:
+            response = self.http.get(self.url("l1") + "/epochs/0")
+            if response.status_code == 200:
+                return response.json()["members"]
+            status = self.get("l1", "/status")
+            if (status.get("next_snapshot_epoch") or 0) > 0 or response.status_code != 404:
+                return []
+            time.sleep(0.2)
+        return []
+
+    def register_sequencers(self, count: int) -> None:
+        """register_sequencer(node key, endpoint, stake) signed by each operator."""
+        for index, operator in enumerate(devnet_operators(count)):
+            name = f"seq{index + 1}"
+            nonce = self.get("l1", f"/accounts/0x{operator.address.hex()}")["nonce"]
+            call = sign_l1_call(operator.private_key, self.params.l1_chain_id,
+                                "register_sequencer", nonce, {
+                                    "node_key": "0x" + devnet_node_key(index).public.hex(),
+                                    "endpoint": self.url(name),
+                                    "stake": str(DEVNET_STAKES_TOKENS[index] * TOKEN),
+                                    "commission_bps": 1000})
+            response = self.http.post(self.url("l1") + "/calls", json=encode_l1_call(call))
+            assert response.status_code == 200, response.text
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -79,7 +155,7 @@ class Devnet:
         self.ports["l1"] = free_port()
         self._spawn("l1", [PYTHON, "-m", "l1mock", "--host", "127.0.0.1", "--port",
                            str(self.ports["l1"]), "--data-dir", str(self.tmp / "l1"),
-                           "--params-file", str(self.params_file), "--log-level", "warning"])
+                           "--params-file", str(self.params_file), "--log-level", LOG_LEVEL])
 
     def start_sequencer(self, index: int, *extra: str, name: str | None = None,
                         operator: bool = True) -> str:
@@ -89,7 +165,7 @@ class Devnet:
         argv = [PYTHON, "-m", "sequencer", "--host", "127.0.0.1", "--port", str(self.ports[name]),
                 "--data-dir", str(self.tmp / name), "--params-file", str(self.params_file),
                 "--l1-url", self.url("l1"), "--name", name, "--public-url", self.url(name),
-                "--log-level", "warning"]
+                "--log-level", LOG_LEVEL]
         if operator:
             argv += ["--node-key-seed", devnet_node_key(index).seed.hex(),
                      "--operator-key", devnet_operators(4)[index].private_key.hex(),
@@ -103,8 +179,13 @@ class Devnet:
                                             start_new_session=True)
 
     def wait_healthy(self, name: str, timeout_s: float = 60) -> None:
-        wait_for(lambda: self.http.get(self.url(name) + ("/status" if name == "l1" else "/health"))
-                 .status_code == 200, timeout_s, f"{name} healthy")
+        def healthy() -> bool:
+            proc = self.procs.get(name)
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError(f"{name} exited ({proc.returncode}): {self.log_tail(name)}")
+            path = "/status" if name == "l1" else "/health"
+            return self.http.get(self.url(name) + path).status_code == 200
+        wait_for(healthy, timeout_s, f"{name} healthy")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name, None)
@@ -112,13 +193,23 @@ class Devnet:
             os.killpg(proc.pid, sig)
             proc.wait(timeout=10)
 
-    def stop(self) -> None:
+    def stop_all(self) -> None:
         for name in list(self.procs):
             self.kill(name, signal.SIGKILL)
+
+    def stop(self) -> None:
+        self.stop_all()
         self.http.close()
 
     def get(self, name: str, path: str, **params):
-        response = self.http.get(self.url(name) + path, params=params)
+        for attempt in range(3):
+            try:
+                response = self.http.get(self.url(name) + path, params=params)
+                break
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # a kept-alive connection the server closed as we reused it (idempotent GET)
+                if attempt == 2:
+                    raise
         response.raise_for_status()
         return response.json()
 
@@ -140,12 +231,7 @@ class Devnet:
 def devnet(tmp_path):
     net = Devnet(tmp_path)
     try:
-        net.start_l1()
-        net.wait_healthy("l1")
-        for i in range(4):
-            net.start_sequencer(i)
-        for i in range(4):
-            net.wait_healthy(f"seq{i + 1}")
+        net.start_chain()
         yield net
     finally:
         net.stop()
@@ -266,12 +352,7 @@ def test_sequencer_devnet_failover_restart_and_l1_sync(tmp_path):
     net = Devnet(tmp_path, epoch_slots=110)
     names = [f"seq{i + 1}" for i in range(4)]
     try:
-        net.start_l1()
-        net.wait_healthy("l1")
-        for i in range(4):
-            net.start_sequencer(i)
-        for name in names:
-            net.wait_healthy(name)
+        net.start_chain()
         keys = {net.get(name, "/status")["node_key"]: name for name in names}
         wait_for(lambda: net.get("seq1", "/status")["head"]["number"] >= 2, 60, "block 2")
         # stream transfers through seq1..4 while killing the leader mid-slot
@@ -338,12 +419,7 @@ def test_sequencer_devnet_leadership_proportional_to_stake(tmp_path):
     net = Devnet(tmp_path, epoch_slots=22)
     names = [f"seq{i + 1}" for i in range(4)]
     try:
-        net.start_l1()
-        net.wait_healthy("l1")
-        for i in range(4):
-            net.start_sequencer(i)
-        for name in names:
-            net.wait_healthy(name)
+        net.start_chain()
         epoch_slots = net.params.epoch_slots
         wait_for(lambda: net.get("seq1", "/status")["head"]["slot"] >= 2 * epoch_slots, 120,
                  "two epochs", interval_s=1)

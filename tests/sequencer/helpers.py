@@ -41,6 +41,8 @@ class FakeL1:
         self.finalized = 0
         self.batches = 0
         self.reachable = True
+        self.rangers: list[str] = []
+        """Endpoints of the registered rangers."""
 
     async def aclose(self) -> None:
         pass
@@ -61,6 +63,10 @@ class FakeL1:
         self._check()
         return [RegisteredSequencer(m.node_key, m.operator, self.endpoints[m.node_key], None,
                                     "active") for m in self.members]
+
+    async def get_ranger_endpoints(self) -> list[str]:
+        self._check()
+        return list(self.rangers)
 
     async def get_sequencer_set(self, epoch: int):
         self._check()
@@ -181,7 +187,8 @@ def make_settings(tmp_path, params, index: int, **changes) -> SequencerSettings:
     return SequencerSettings(**values)
 
 
-async def make_net(tmp_path, count: int = 4, **params_changes) -> Net:
+async def make_net(tmp_path, count: int = 4, settings_changes: dict[int, dict] | None = None,
+                   **params_changes) -> Net:
     params = devnet_params(genesis_time_ms=GENESIS_MS, **params_changes)
     operators = devnet_operators(count)
     members = [Member(devnet_node_key(i).public, operators[i].address,
@@ -192,7 +199,7 @@ async def make_net(tmp_path, count: int = 4, **params_changes) -> Net:
     router = Router()
     net = Net(params, clock, l1, router)
     for i in range(count):
-        await add_node(net, tmp_path, i)
+        await add_node(net, tmp_path, i, **(settings_changes or {}).get(i, {}))
     l1.genesis_hash = net.nodes[0].genesis_block.hash
     for node in net.nodes:
         await node.refresh_peers(force=True)
