@@ -16,25 +16,50 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from . import models
 
 
+def _insert_for(engine: Engine, table):
+    if engine.dialect.name == "sqlite":
+        return sqlite_insert(table)
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    return pg_insert(table)
+
+
+RECEIPT_FIELDS = ("raw", "slot", "idx", "prefix_hash", "signature", "received_ms")
+
+
 class ReceiptWriter:
-    """The hot-path writer: `record(...)` commits one receipted transaction."""
+    """The hot-path writer: `record(...)` commits one receipted transaction.
+
+    The write is an upsert: a transaction this node receipted in an earlier slot that got no
+    block is receipted again in a later slot, and the newer receipt is the one that binds.
+    A failed write is rolled back at once: the connection must never keep SQLite's write
+    lock, or every other writer of the process would wait out the busy timeout on the loop.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.conn = engine.connect()
-        self.stmt = insert(models.receipts)
+        stmt = _insert_for(engine, models.receipts)
+        self.stmt = stmt.on_conflict_do_update(
+            index_elements=["tx_hash"], set_={name: stmt.excluded[name] for name in RECEIPT_FIELDS})
 
     def record(self, tx_hash: bytes, raw: bytes, slot: int, index: int, prefix_hash: bytes,
                signature: bytes, received_ms: int) -> None:
-        self.conn.execute(self.stmt, {"tx_hash": tx_hash, "raw": raw, "slot": slot, "idx": index,
-                                      "prefix_hash": prefix_hash, "signature": signature,
-                                      "received_ms": received_ms})
-        self.conn.commit()
+        self._write({"tx_hash": tx_hash, "raw": raw, "slot": slot, "idx": index,
+                     "prefix_hash": prefix_hash, "signature": signature,
+                     "received_ms": received_ms})
 
     def record_many(self, rows: list[dict]) -> None:
         if rows:
+            self._write(rows)
+
+    def _write(self, rows: dict | list[dict]) -> None:
+        try:
             self.conn.execute(self.stmt, rows)
             self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -43,11 +68,7 @@ class ReceiptWriter:
 def save_block(engine: Engine, block_hash: bytes, number: int, slot: int, parent_hash: bytes,
                raw: bytes, qc: bytes | None, fee_recipient: bytes, received_ms: int) -> None:
     with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            stmt = sqlite_insert(models.blocks).on_conflict_do_nothing()
-        else:
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-            stmt = pg_insert(models.blocks).on_conflict_do_nothing()
+        stmt = _insert_for(engine, models.blocks).on_conflict_do_nothing()
         conn.execute(stmt, {"hash": block_hash, "number": number, "slot": slot,
                             "parent_hash": parent_hash, "raw": raw, "qc": qc,
                             "fee_recipient": fee_recipient,

@@ -137,3 +137,27 @@ def test_leader_crash_and_restart_keeps_blocks_receipts_and_votes(tmp_path, data
         finally:
             await net.close()
     run(scenario())
+
+
+def test_receipt_writer_replaces_an_earlier_receipt_and_never_keeps_the_write_lock(database_url):
+    """A transaction receipted again in a later slot (its first slot got no block) replaces
+    its row; a failed write is rolled back so the other writers of the process don't wait."""
+    import time
+
+    engine = make_engine(database_url)
+    create_all(engine, models.metadata)
+    writer = repo.ReceiptWriter(engine)
+    tx_hash = keccak256(b"tx")
+    writer.record(tx_hash, b"raw", 5, 0, b"\x01" * 32, b"\x02" * 64, 1000)
+    writer.record(tx_hash, b"raw", 7, 3, b"\x03" * 32, b"\x04" * 64, 2000)
+    rows = [r for r in repo.load_receipts(engine) if r.tx_hash == tx_hash]
+    assert [(r.slot, r.idx, r.signature) for r in rows] == [(7, 3, b"\x04" * 64)]
+    with pytest.raises(Exception):
+        writer.record(tx_hash, None, 8, 0, b"\x05" * 32, b"\x06" * 64, 3000)  # raw NOT NULL
+    started = time.monotonic()
+    repo.save_block(engine, b"\x07" * 32, 1, 1, b"\x00" * 32, b"block", None, b"\x08" * 20, 1)
+    assert time.monotonic() - started < 2.0, "save_block waited on a lock the writer kept"
+    writer.record(keccak256(b"next"), b"raw2", 9, 0, b"\x09" * 32, b"\x0a" * 64, 4000)
+    assert {r.tx_hash for r in repo.load_receipts(engine)} == {tx_hash, keccak256(b"next")}
+    writer.close()
+    engine.dispose()
