@@ -11,36 +11,16 @@ Spec: docs/spec/sequencer.md#l1
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from nodekit.errors import RemoteRejected, TemporaryError
-from nodekit.http import ServiceClient
-from protocol.accounts import address_of
-from protocol.blocks import QUEUE_DEPOSIT, QUEUE_FORCED_TX, QueueItem
-from protocol.l1calls import encode_l1_call, sign_l1_call
+from nodekit.errors import RemoteRejected
+from nodekit.l1client import L1ClientBase
+from nodekit.l1client import parse_hex as _hex
 from protocol.params import ChainParams
 from protocol.schedule import Member, SequencerSet, compute_sequencer_set
-
-NONCE_ERRORS = frozenset({"WrongNonce", "NonceReplay", "NonceGap"})
-
-
-def _hex(value: str | None) -> bytes:
-    if not value:
-        return b""
-    return bytes.fromhex(value[2:] if value.startswith("0x") else value)
-
-
-def queue_item_from_json(data: dict[str, Any]) -> QueueItem:
-    deposit = data["kind"] == "deposit"
-    return QueueItem(index=int(data["index"]), kind=QUEUE_DEPOSIT if deposit else QUEUE_FORCED_TX,
-                     l1_block=int(data["l1_block"]), sender=_hex(data["sender"]),
-                     to=_hex(data.get("to")) if deposit else b"",
-                     amount=int(data.get("amount") or 0),
-                     raw_tx=b"" if deposit else _hex(data.get("raw_tx")))
 
 
 @dataclass(frozen=True)
@@ -71,19 +51,14 @@ class L1Block:
     status: str
 
 
-class L1Client:
-    """The L1 mock seen from one sequencer (its operator key signs the calls)."""
+class L1Client(L1ClientBase):
+    """The L1 mock seen from one sequencer (its operator key signs the calls; a follower
+    has none)."""
 
     def __init__(self, base_url: str, params: ChainParams, operator_key: bytes | None = None, *,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.http = ServiceClient(base_url, retries=1, timeout_s=10.0, transport=transport)
+        super().__init__(base_url, params.l1_chain_id, operator_key, retries=1, transport=transport)
         self.params = params
-        self.operator_key = operator_key
-        self.operator_address = address_of(operator_key) if operator_key else None
-        self._lock = asyncio.Lock()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -118,37 +93,13 @@ class L1Client:
                    for m in data["members"]]
         return compute_sequencer_set(epoch, members, self.params)
 
-    async def get_queue(self, start: int, limit: int = 1000) -> list[QueueItem]:
-        """Queue items from index `start` on, in order."""
-        items = await self.http.get("/queue", params={"from": start, "limit": limit})
-        return sorted((queue_item_from_json(i) for i in items if int(i["index"]) >= start),
-                      key=lambda item: item.index)
-
     async def get_blocks(self, start: int, limit: int = 64) -> list[L1Block]:
         """Accepted blocks from number `start`, with their raw RLP."""
         rows = await self.http.get("/blocks", params={"from": start, "limit": limit, "raw": "true"})
         return sorted((L1Block(int(r["number"]), _hex(r["hash"]), _hex(r.get("raw")) or None,
                                r.get("status", "")) for r in rows), key=lambda b: b.number)
 
-    async def get_account_nonce(self, address: bytes) -> int:
-        data = await self.http.get(f"/accounts/0x{address.hex()}")
-        return int(data["nonce"])
-
     # --- signed calls -----------------------------------------------------------------------
-
-    async def call(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
-        if self.operator_key is None or self.operator_address is None:
-            raise RuntimeError("a follower node has no operator key")
-        async with self._lock:
-            nonce = await self.get_account_nonce(self.operator_address)
-            call = sign_l1_call(self.operator_key, self.params.l1_chain_id, method, nonce, args)
-            try:
-                response = await self.http.post("/calls", encode_l1_call(call))
-            except RemoteRejected as error:
-                if error.error in NONCE_ERRORS:
-                    raise TemporaryError(f"{method}: {error}") from None
-                raise
-            return response.get("result", {}) if isinstance(response, dict) else {}
 
     async def register_sequencer(self, node_key: bytes, endpoint: str, stake_wei: int,
                                  commission_bps: int) -> dict[str, Any]:
