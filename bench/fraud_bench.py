@@ -1,6 +1,8 @@
 """Fraud-proof figures: for each fault flag, the time from the faulty block's production to the
-slash on L1 (in L1 blocks and seconds), on a real devnet (4 sequencers, one faulty, 1 ranger);
-and the witness size of an invalid_state proof (1,000 transfers over 100k accounts, in memory).
+slash on L1 (in L1 blocks and seconds) and the evidence size, on the e2e scenarios' devnet
+(tests/e2e/test_ranger_support.py: 4 sequencers, one faulty, 1 ranger), with the witness of
+the devnet's invalid_state proofs; and the witness size of an invalid_state proof of a
+1,000-transfer block over 100k accounts (in memory).
 
     .venv/bin/python bench/fraud_bench.py [--flags bad_state_root,reorder] [--skip-devnet]
 """
@@ -52,41 +54,32 @@ def witness_figures(transfers: int = 1000, accounts: int = 100_000) -> dict:
 
 
 def devnet_figures(flag: str, workdir: Path) -> dict:
-    from client.devnet import Devnet
+    """One fault flag on the e2e scenarios' devnet (tests/e2e/test_ranger_support.py): the
+    honest nodes and the ranger first, then the faulty sequencer; transfers until L1 accepts
+    the ranger's proof."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-    from test_ranger_support import ACCOUNTS, FAULT_KIND, Scenario
+    from test_ranger_support import FAULT_KIND, HEALTH_TIMEOUT_S, USERS, Scenario, start_devnet
 
     kind = FAULT_KIND[flag]
-    with Devnet.start(workdir / flag, sequencers=4, rangers=1, faults=[f"2:{flag}"]) as net:
+    faulty = 2
+    honest = (0, 2, 3)
+    with start_devnet(workdir / flag, faulty, flag, start_faulty=False) as net:
         s = Scenario(net)
         try:
-            if flag == "censor":
-                s.l1_call(ACCOUNTS[1], "deposit", to="0x" + ACCOUNTS[2].address.hex(),
-                          amount=str(10**18))
-            deadline = time.monotonic() + 120
-            report = None
-            i = 0
-            while time.monotonic() < deadline and report is None:
-                try:
-                    s.send_transfer(ACCOUNTS[i % 2], ACCOUNTS[2].address, via=i % 4)
-                except Exception:  # noqa: BLE001 - load is best effort
-                    pass
-                i += 1
-                report = next((r for r in s.ranger.get("/reports")
-                               if r["kind"] == kind and r["status"] == "accepted"), None)
-                time.sleep(0.3)
-            if report is None:
-                return {"flag": flag, "kind": kind, "error": "no accepted proof within 120 s"}
-            status = s.l1.get("/status")
-            l1_ms, l1_head = status["l1_head_timestamp_ms"], status["l1_head"]
-            block_ms = report["block_timestamp_ms"]
-            produced_l1 = l1_head - (l1_ms - block_ms) // net.params.l1_block_ms
-            slash = s.l1.get(f"/slashes/{report['slash_id']}")
-            slash_ms = l1_ms - (l1_head - slash["l1_block"]) * net.params.l1_block_ms
-            return {"flag": flag, "kind": kind, "l1_blocks": slash["l1_block"] - produced_l1,
-                    "seconds": round((slash_ms - block_ms) / 1000, 1),
-                    "detect_s": round((report["detected_at_ms"] - block_ms) / 1000, 1),
-                    "evidence_bytes": report["evidence_size"]}
+            spec = s.sequencer_spec(faulty)
+
+            def deposit(i: int) -> None:
+                if flag == "censor":
+                    s.l1_call(USERS[1], "deposit", to="0x" + USERS[0].address.hex(),
+                              amount=str(10**18))
+            net.restart(spec.name, health_timeout_s=HEALTH_TIMEOUT_S)
+            try:
+                report = s.send_until(f"an accepted {kind} proof",
+                                      lambda: s.accepted_report(kind), 150, honest, also=deposit)
+            except AssertionError as error:
+                return {"flag": flag, "kind": kind, "error": str(error)}
+            figures = {"flag": flag, **s.compute_slash_latency(report)}
+            return figures
         finally:
             s.close()
 

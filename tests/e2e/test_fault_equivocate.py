@@ -1,6 +1,10 @@
 """End-to-end: a sequencer started with `equivocate` is caught by the ranger, proven on L1,
 slashed (delegators pro rata), jailed and left out of the next epoch; the ranger is paid;
-honest transactions all finalize. Real processes over HTTP."""
+honest transactions all finalize. Real processes over HTTP.
+
+The quickest of the fault scenarios (the fault is in the faulty node's first block and needs
+no user receipt), yet 97-130 s here with the machine lightly shared and over 3 minutes when
+other devnets run: `slow`, like the others."""
 
 from __future__ import annotations
 

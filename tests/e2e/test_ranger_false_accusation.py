@@ -1,33 +1,31 @@
 """End-to-end: a ranger that reports a valid block (invalid_state evidence against an honest
 block, posted with /admin/fraud-proofs, skipping the local check) is refused by L1 and loses
-its bond; the accused sequencer is untouched. About 90 s here (devnet start): slow."""
+its bond; the accused sequencer is untouched. Real processes over HTTP: slow."""
 
 from __future__ import annotations
 
 import pytest
 
 try:
-    from .test_ranger_support import RANGER_OPERATOR, Scenario, hx, require_services, wait_for
+    from .test_ranger_support import RANGER_OPERATOR, Scenario, hx, start_devnet, wait_for
 except ImportError:
-    from test_ranger_support import RANGER_OPERATOR, Scenario, hx, require_services, wait_for
+    from test_ranger_support import RANGER_OPERATOR, Scenario, hx, start_devnet, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def test_false_accusation_is_rejected_and_costs_the_bond(tmp_path):
-    require_services()
-    from client.devnet import Devnet
     from protocol.encoding import decode_block
     from protocol.fraud import InvalidStateEvidence, encode_evidence
     from protocol.genesis import compute_genesis_state, make_devnet_genesis
     from protocol.transition import apply_block
     from protocol.witness import build_witness
 
-    with Devnet.start(tmp_path / "net", sequencers=4, rangers=1) as net:
+    with start_devnet(tmp_path / "net") as net:
         s = Scenario(net)
         try:
             wait_for("an accepted block on L1",
-                     lambda: s.l1.get("/status")["accepted"]["number"] >= 1, 90)
+                     lambda: s.l1.get("/status")["accepted"]["number"] >= 1, 240)
             operators = {q["node_key"]: bytes.fromhex(q["operator"][2:])
                          for q in s.l1.get("/sequencers")}
             state = compute_genesis_state(make_devnet_genesis(s.params))
