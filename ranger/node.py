@@ -99,8 +99,7 @@ class RangerNode:
         self.engine = make_engine(settings.database_url)
         create_all(self.engine, RangerBase.metadata)
         self.sessions = make_session_factory(self.engine)
-        self.l1 = l1 or L1Client(settings.l1_url, self.operator_key, self.operator_address,
-                                 self.params.l1_chain_id)
+        self.l1 = l1 or L1Client(settings.l1_url, self.operator_key, self.params.l1_chain_id)
         self.metrics = RangerMetrics()
         self.chain = ChainView()
         self.reset_chain()

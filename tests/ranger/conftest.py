@@ -94,8 +94,8 @@ class Net:
 
     def start_ranger(self) -> None:
         settings = self.ranger_settings()
-        l1 = L1Client("http://l1", RANGER_OPERATOR.private_key, RANGER_OPERATOR.address,
-                      self.params.l1_chain_id, transport=self.transport, retries=0)
+        l1 = L1Client("http://l1", RANGER_OPERATOR.private_key, self.params.l1_chain_id,
+                      transport=self.transport, retries=0)
         self.node = RangerNode(settings, self.clock, l1)
         self.ranger = TestClient(create_app(settings, node=self.node))
         self.ranger.__enter__()
