@@ -7,27 +7,18 @@ Spec: docs/spec/l1.md
 from __future__ import annotations
 
 import asyncio
-import logging
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
+from nodekit.errors_http import install_body_size_limit, install_error_handlers
 from nodekit.loop import Clock, SystemClock
 from nodekit.metrics import install_request_metrics, metrics_router
-from protocol.exceptions import ProtocolError
 
 from .api import accounts, calls, chain, epochs, events, fraud, queue, staking, status
 from .core import clock as l1_clock
-from .errors import NotFound, StoreUnavailable
 from .node import L1Node
 from .settings import L1Settings
-
-log = logging.getLogger("l1mock")
-
 
 def create_app(settings: L1Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
@@ -58,77 +49,5 @@ def create_app(settings: L1Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(metrics_router(node.metrics.registry))
     install_request_metrics(app, node.metrics.registry)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_body_size_limit(app, settings.max_body_bytes)
     return app
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ProtocolError)
-    async def protocol_error(_request: Request, error: ProtocolError) -> JSONResponse:
-        code = 404 if isinstance(error, NotFound) else 503 if isinstance(error, StoreUnavailable) \
-            else 400
-        return JSONResponse({"error": error.name, "detail": str(error)}, status_code=code)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-        detail = jsonable_encoder(error.errors(), custom_encoder={
-            bytes: lambda b: b[:200].decode("utf-8", "replace"),
-            Exception: str})
-        return JSONResponse({"error": "ValidationError", "detail": detail}, status_code=422)
-
-    @app.exception_handler(Exception)
-    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return JSONResponse({"error": "InternalError", "detail": type(error).__name__},
-                            status_code=500)
-
-
-class BodySizeLimit:
-    """Pure ASGI middleware: 413 for a body above `max_bytes` (declared or streamed)."""
-
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared < 0 or declared > self.max_bytes:
-                    await self._reject(send, declared)
-                    return
-        received = 0
-        messages = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                messages.append(message)
-                break
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                await self._reject(send, received)
-                return
-            messages.append(message)
-            if not message.get("more_body", False):
-                break
-
-        async def replay() -> dict:
-            if messages:
-                return messages.pop(0)
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _reject(self, send: Any, size: int) -> None:
-        body = (b'{"error":"BodyTooLarge","detail":"request body above %d bytes"}'
-                % self.max_bytes)
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})

@@ -114,6 +114,10 @@ class AlreadyClaimed(ProtocolError):
 class NotFound(ProtocolError):
     """A read for something that does not exist (HTTP 404)."""
 
+    http_status = 404
+
 
 class StoreUnavailable(ProtocolError):
     """The database refused the write; the call was not applied (HTTP 503)."""
+
+    http_status = 503

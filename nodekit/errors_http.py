@@ -67,9 +67,14 @@ def format_validation_errors(errors: Any) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def protocol_error_status(exc: ProtocolError) -> int:
+    """400, unless the error class names another status (`http_status = 404` on a NotFound)."""
+    return int(getattr(exc, "http_status", 400))
+
+
 async def _protocol_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProtocolError)
-    return error_response(400, exc.name, str(exc))
+    return error_response(protocol_error_status(exc), exc.name, str(exc))
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
@@ -126,7 +131,8 @@ class CatchAllMiddleware:
         except ProtocolError as exc:
             if started:
                 raise
-            await error_response(400, exc.name, str(exc))(scope, receive, send)
+            await error_response(protocol_error_status(exc), exc.name, str(exc))(
+                scope, receive, send)
         except Exception as exc:
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             if started:

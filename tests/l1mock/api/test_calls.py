@@ -101,8 +101,8 @@ def test_bad_arguments_are_refused(l1):
 def test_wrong_types_get_422(l1):
     body = l1.body(0, "transfer", {"to": hx(ACCOUNTS[1].address), "amount": "1"})
     for key, value in (("nonce", "0"), ("args", []), ("sender", 5), ("signature", None)):
-        l1.reject_body(dict(body, **{key: value}), "ValidationError", status=422)
-    l1.reject_body([1, 2], "ValidationError", status=422)
+        l1.reject_body(dict(body, **{key: value}), "InvalidRequest", status=422)
+    l1.reject_body([1, 2], "InvalidRequest", status=422)
 
 
 def test_not_json_gets_422(l1):
@@ -116,7 +116,7 @@ def test_huge_body_gets_413(l1):
     response = l1.client.post("/calls", content=b"x" * (limit + 1),
                               headers={"content-type": "application/json"})
     assert response.status_code == 413
-    assert response.json()["error"] == "BodyTooLarge"
+    assert response.json()["error"] == "PayloadTooLarge"
 
 
 def test_random_bodies_never_yield_500(l1):
