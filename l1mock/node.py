@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from protocol.exceptions import InvalidEncoding, ProtocolError
 from protocol.genesis import compute_genesis_header, make_devnet_genesis
-from protocol.l1calls import L1_METHODS, L1Call, decode_l1_call
+from protocol.l1calls import decode_l1_call
 from protocol.params import ChainParams
 
 from nodekit.db import make_engine
@@ -38,19 +38,6 @@ from .settings import L1Settings
 log = logging.getLogger("l1mock")
 
 SCHEMA_VERSION = "1"
-L1_ONLY_METHODS = frozenset({"report_verified"})
-"""Methods the L1 mock serves that protocol.l1calls.L1_METHODS does not list (yet)."""
-
-
-def decode_call(body: object) -> L1Call:
-    """decode_l1_call, also for the methods in L1_ONLY_METHODS."""
-    if isinstance(body, dict) and body.get("method") in L1_ONLY_METHODS - L1_METHODS:
-        stand_in = dict(body, method="transfer")
-        call = decode_l1_call(stand_in)
-        return dataclasses.replace(call, method=body["method"])
-    return decode_l1_call(body)
-
-
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -139,7 +126,7 @@ class L1Node:
     def submit_call(self, body: object) -> dict[str, Any]:
         """Decode, verify and apply one signed call; commit it; return its outcome."""
         try:
-            call = decode_call(body)
+            call = decode_l1_call(body)
         except InvalidEncoding:
             self.metrics.calls.labels(method="?", outcome="InvalidEncoding").inc()
             raise
