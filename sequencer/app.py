@@ -20,7 +20,7 @@ from nodekit.loop import Clock, run_loop
 from nodekit.metrics import install_request_metrics, metrics_router
 from protocol.constants import TOKEN
 
-from .api import admin, blocks, jsonrpc, peer, status, txs
+from .api import admin, blocks, jsonrpc, peer, status, txs, withdrawals
 from .core import batcher, follower, intake, producer, syncer
 from .node import Node
 from .settings import SequencerSettings
@@ -104,7 +104,7 @@ def create_app(settings: SequencerSettings, clock: Clock | None = None, *,
                               "Spec: docs/spec/sequencer.md")
     app.state.node = node
     app.state.settings = settings
-    for module in (txs, blocks, status, peer, admin, jsonrpc):
+    for module in (txs, blocks, withdrawals, status, peer, admin, jsonrpc):
         app.include_router(module.router)
     app.include_router(metrics_router(node.metrics.registry))
     install_request_metrics(app, node.metrics.registry)

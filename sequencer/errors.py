@@ -27,3 +27,10 @@ class UnknownTransaction(ProtocolError):
 
 class AlreadyKnown(ProtocolError):
     """The transaction is already in the pool or the chain."""
+
+
+class UnknownWithdrawal(ProtocolError):
+    """No withdrawal for this transaction on the node's canonical chain (unknown, pending,
+    or not a transfer to the bridge address)."""
+
+    http_status = 404

@@ -76,6 +76,23 @@ class TransactionResponse(BaseModel):
     reason: str | None = Field(None, description="Why a forced transaction was skipped")
 
 
+class WithdrawalResponse(BaseModel):
+    """What L1's `claim_withdrawal` takes (block_number, sender, amount, index, proof), with the
+    root the proof leads to and how final the block is."""
+
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    sender: str = Field(description="L2 address that burned the value; L1 credits it")
+    amount: str = Field(description="Wei, as a decimal string")
+    index: int = Field(description="Position among the block's withdrawals, from 0")
+    proof: list[str] = Field(description="Trie nodes (0x-hex RLP) from the withdrawals root to "
+                                         "the entry keyed rlp(index): protocol/withdrawals.py")
+    withdrawals_root: str = Field(description="The block header's withdrawals_root")
+    head_label: str = Field(description="unsafe | attested | safe | finalized: L1 pays a claim "
+                                        "once the block is finalized")
+
+
 class AccountResponse(BaseModel):
     address: str
     balance: str
