@@ -24,6 +24,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from protocol.exceptions import ProtocolError
@@ -133,6 +134,10 @@ class CatchAllMiddleware:
                 raise
             await error_response(protocol_error_status(exc), exc.name, str(exc))(
                 scope, receive, send)
+        except ClientDisconnect:
+            # The client went away before sending its whole body (wrk stopping, a killed
+            # script): nobody is left to answer, and it is not our error.
+            log.debug("client disconnected during %s %s", scope.get("method"), scope.get("path"))
         except Exception as exc:
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             if started:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from nodekit.errors import RemoteRejected, TemporaryError
 from nodekit.errors_http import install_error_handlers
+from nodekit.fastlane import install_fast_routes
 from nodekit.loop import Clock, run_loop
 from nodekit.metrics import install_request_metrics, metrics_router
 from protocol.constants import TOKEN
@@ -106,6 +107,8 @@ def create_app(settings: SequencerSettings, clock: Clock | None = None, *,
     app.state.settings = settings
     for module in (txs, blocks, withdrawals, status, peer, admin, jsonrpc):
         app.include_router(module.router)
+    install_fast_routes(app, [("POST", "/txs", txs.submit_tx), ("POST", "/", jsonrpc.rpc),
+                              ("POST", "/rpc", jsonrpc.rpc), *peer.FAST_ROUTES])
     app.include_router(metrics_router(node.metrics.registry))
     install_request_metrics(app, node.metrics.registry)
     install_error_handlers(app)

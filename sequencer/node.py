@@ -32,6 +32,7 @@ from protocol.transition import apply_block
 
 from . import models, repo
 from .core.chain import ChainStore, Entry
+from .core.forwarder import Forwarder
 from .core.mempool import Mempool
 from .l1client import L1Client
 from .metrics import SequencerMetrics
@@ -92,6 +93,7 @@ class Node:
         self.l1 = L1Client(settings.l1_url, self.params, self.operator_key, transport=l1_transport)
         self.peer_client = PeerClient(self.key, self.params.chain_id, self.clock,
                                       transport=peer_transport)
+        self.forwarder = Forwarder(self)
         self.sets: dict[int, SequencerSet] = {}
         self.peers: dict[bytes, str] = {}
         """node key -> endpoint of the other registered sequencers."""

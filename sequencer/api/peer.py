@@ -6,6 +6,8 @@ POST /peer/attestations  {"attestations": ["0x<rlp>"]}   attestations
 POST /peer/txs           {"txs": [{"raw", "receipt"}]}   gossip, in batches
 POST /peer/forward       {"raw": "0x.."}                 a transaction for the leader; answers
                                                           {"receipt": {...}} or NotLeader
+POST /peer/forward_batch {"raws": ["0x.."]}              many, in order; answers {"results":
+                                                          [{"receipt"} | {"status","error","detail"}]}
 
 Spec: docs/spec/sequencer.md#peer-messages
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from nodekit.errors import TemporaryError
 from protocol.encoding import decode_block
@@ -29,6 +31,7 @@ from .deps import get_node, json_response
 from .views import parse_hex
 
 router = APIRouter(prefix="/peer", tags=["peer"])
+MAX_FORWARD_BATCH = 4096
 
 
 class PeerMessage:
@@ -98,3 +101,32 @@ async def post_forward(message: PeerDep, node: NodeDep):
     raw = parse_hex(message.body.get("raw", ""), None, "raw")
     receipt = await intake.submit(node, raw, forwarded=True)
     return json_response({"receipt": receipt_to_json(receipt)})
+
+
+@router.post("/forward_batch", responses=AUTH)
+async def post_forward_batch(message: PeerDep, node: NodeDep):
+    items = message.body.get("raws")
+    if not isinstance(items, list) or len(items) > MAX_FORWARD_BATCH:
+        raise InvalidEncoding(f"raws must be a list of at most {MAX_FORWARD_BATCH} 0x strings")
+    raws: list[bytes | None] = []
+    for item in items:
+        try:
+            raws.append(bytes.fromhex(item[2:]) if isinstance(item, str) and
+                        item.startswith("0x") else None)
+        except ValueError:
+            raws.append(None)
+    return json_response({"results": await intake.submit_forwarded(node, raws)})
+
+
+def fast_peer_route(handler):
+    """The same handler as a plain Starlette endpoint (nodekit.fastlane)."""
+    async def endpoint(request: Request):
+        message = await peer_message(request)
+        result = await handler(message, request.app.state.node)
+        return result if isinstance(result, Response) else json_response(result)
+    return endpoint
+
+
+FAST_ROUTES = [("POST", "/peer/forward_batch", fast_peer_route(post_forward_batch)),
+               ("POST", "/peer/txs", fast_peer_route(post_txs)),
+               ("POST", "/peer/forward", fast_peer_route(post_forward))]

@@ -20,10 +20,11 @@ router = APIRouter(tags=["transactions"])
 @router.post("/txs", response_model=SubmitTxResponse,
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": SubmitTxRequest.model_json_schema()}}}})
-async def submit_tx(request: Request, node: NodeDep):
+async def submit_tx(request: Request):
     """Submit a signed transaction; answers with the slot leader's signed receipt (the leader
     committed it to its database first). A non-leader forwards it and relays the receipt.
     Refusals: 400 with the rule (NonceTooLow, InsufficientBalance, WrongChainId, ...)."""
+    node = request.app.state.node  # not a dependency: this route is on the fast lane
     body = await request.body()
     try:
         raw_hex = orjson.loads(body)["raw"]

@@ -15,9 +15,10 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from nodekit.errors import RemoteRejected, TemporaryError
-from protocol.exceptions import InvalidTransaction, ProtocolError
-from protocol.receipts import Receipt, receipt_from_json, receipt_to_json, verify_receipt
-from protocol.transactions import Transaction, validate_transaction_static
+from nodekit.errors_http import protocol_error_status
+from protocol.exceptions import InvalidEncoding, InvalidTransaction, ProtocolError
+from protocol.receipts import Receipt, receipt_from_json, receipt_to_json
+from protocol.transactions import validate_transaction_static
 
 from ..errors import NodeUnavailable, NoLeader, NotLeader
 from ..peers import gather_quietly
@@ -90,7 +91,7 @@ async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receip
             raise NodeUnavailable(f"the leader 0x{leader.hex()[:16]}.. of slot {slot} has no "
                                   f"known endpoint")
         try:
-            receipt = await forward(node, endpoint, leader, tx)
+            receipt = await node.forwarder.forward(endpoint, leader, tx.hash, tx.raw)
         except RemoteRejected as error:
             if error.error in ("NotLeader", "NoLeader"):
                 await asyncio.sleep(POLL_S * 2)
@@ -113,13 +114,22 @@ async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receip
     raise NodeUnavailable("no leader answered in time; the transaction stays in the pool")
 
 
-async def forward(node: "Node", endpoint: str, leader: bytes, tx: Transaction) -> Receipt:
-    data = await node.peer_client.post(endpoint, "/peer/forward", {"raw": _hex(tx.raw)})
-    receipt = receipt_from_json(data["receipt"])
-    if receipt.tx_hash != tx.hash or receipt.leader != leader or \
-            not verify_receipt(receipt, node.params.chain_id):
-        raise TemporaryError("the leader's receipt does not verify")
-    return receipt
+async def submit_forwarded(node: "Node", raws: list[bytes | None]) -> list[dict]:
+    """The leader's side of `POST /peer/forward_batch`: one result per transaction, in order
+    (so receipts follow the order the forwarder received them in). `None` stands for an
+    entry that was not even hex."""
+    results: list[dict] = []
+    for raw in raws:
+        try:
+            if raw is None:
+                raise InvalidEncoding("raw must be 0x-prefixed hex")
+            receipt = await submit(node, raw, forwarded=True)
+        except ProtocolError as error:
+            results.append({"status": protocol_error_status(error), "error": error.name,
+                            "detail": str(error)})
+            continue
+        results.append({"receipt": receipt_to_json(receipt)})
+    return results
 
 
 def on_gossip(node: "Node", sender: bytes, items: list[dict]) -> int:

@@ -1,0 +1,107 @@
+"""Peer routes (signed by node keys, accepted only from registered sequencers) and the batched
+forwarding path, in process: the fast-lane routes must answer exactly as the FastAPI ones."""
+
+from __future__ import annotations
+
+import orjson
+
+from protocol.receipts import receipt_from_json, verify_receipt
+from protocol.signing import NodeKey
+from sequencer.peers import sign_peer_headers
+
+from ..helpers import client_of, make_net, run, transfer
+
+
+async def _open_slot(net, slot: int):
+    params = net.params
+    for earlier in range(1, slot):
+        await net.run_slot(earlier)
+    await net.tick_all(params.genesis_time_ms + slot * params.slot_ms + params.parent_wait_ms)
+    return await net.leader(slot)
+
+
+def test_peer_messages_need_a_valid_signature_from_a_registered_key(tmp_path):
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            leader = await _open_slot(net, 2)
+            peer = next(n for n in net.nodes if n is not leader)
+            body = orjson.dumps({"raws": ["0x" + transfer(net.params, 0, 0).hex()]})
+            path = "/peer/forward_batch"
+            now = net.clock.now_ms()
+            async with client_of(net, leader.settings.name) as client:
+                unsigned = await client.post(path, content=body,
+                                             headers={"content-type": "application/json"})
+                assert unsigned.status_code == 401, unsigned.text
+                assert "X-Seqnet-Signature" in unsigned.json()["detail"]
+
+                stranger = NodeKey.from_seed(b"\x42" * 32)
+                headers = sign_peer_headers(stranger, net.params.chain_id, path, body, now)
+                unknown = await client.post(path, content=body, headers=headers)
+                assert unknown.status_code == 403, unknown.text
+                assert "not a sequencer registered on L1" in unknown.json()["detail"]
+
+                headers = sign_peer_headers(peer.key, net.params.chain_id, path, body, now)
+                forged = orjson.dumps({"raws": ["0x" + transfer(net.params, 1, 0).hex()]})
+                tampered = await client.post(path, content=forged, headers=headers)
+                assert tampered.status_code == 401, tampered.text
+                assert "does not verify" in tampered.json()["detail"]
+
+                other_chain = sign_peer_headers(peer.key, net.params.chain_id + 1, path, body, now)
+                assert (await client.post(path, content=body, headers=other_chain)).status_code == 401
+
+                stale = sign_peer_headers(peer.key, net.params.chain_id, path, body, now - 3_600_000)
+                assert (await client.post(path, content=body, headers=stale)).status_code == 401
+            assert leader.session.txs == []  # nothing refused was sequenced
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_forward_batch_answers_one_result_per_transaction_in_order(tmp_path):
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            leader = await _open_slot(net, 2)
+            peer = next(n for n in net.nodes if n is not leader)
+            good = [transfer(net.params, 2, 0), transfer(net.params, 3, 0), transfer(net.params, 2, 1)]
+            too_low = transfer(net.params, 3, 0, value=1)  # nonce 0 again: NonceTooLow
+            raws = ["0x" + good[0].hex(), "0xzz", "0x" + good[1].hex(), "0x" + too_low.hex(),
+                    "0x" + good[2].hex()]
+            answer = await peer.peer_client.post(f"http://{leader.settings.name}",
+                                                 "/peer/forward_batch", {"raws": raws})
+            results = answer["results"]
+            assert len(results) == 5
+            receipts = [receipt_from_json(results[i]["receipt"]) for i in (0, 2, 4)]
+            assert [r.index for r in receipts] == [0, 1, 2]
+            assert all(r.leader == leader.key.public and verify_receipt(r, net.params.chain_id)
+                       for r in receipts)
+            assert results[1]["status"] == 400 and results[1]["error"] == "InvalidEncoding"
+            assert results[3]["status"] == 400 and results[3]["error"] == "NonceTooLow"
+            assert len(leader.session.txs) == 3
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_non_leader_forwards_concurrent_transactions_in_few_batches(tmp_path):
+    async def scenario():
+        import asyncio
+
+        from sequencer.core import intake
+        net = await make_net(tmp_path)
+        try:
+            leader = await _open_slot(net, 2)
+            peer = next(n for n in net.nodes if n is not leader)
+            raws = [transfer(net.params, sender, nonce) for sender in range(4)
+                    for nonce in range(5)]
+            receipts = await asyncio.gather(*(intake.submit(peer, raw) for raw in raws))
+            assert sorted(r.index for r in receipts) == list(range(len(raws)))
+            assert all(r.leader == leader.key.public for r in receipts)
+            # 20 transactions submitted at once went out in at most 2 requests (one per lane
+            # slot), not 20
+            assert peer.forwarder.batches_sent <= 2
+            assert len(leader.session.txs) == len(raws)
+        finally:
+            await net.close()
+    run(scenario())
