@@ -80,7 +80,8 @@ def balance(
         account = http.get(f"{env.l1_url}/accounts/{hex_address}")
         result["l1"] = {"balance": account["balance"], "nonce": account["nonce"],
                         "pending_rewards": account.get("pending_rewards", "0"),
-                        "staked": str(sum(int(s["amount"]) for s in account.get("stakes", [])))}
+                        "staked": str(sum(int(s["amount"]) for s in account.get("stakes", []))),
+                        "unbonding": str(sum(int(u["amount"]) for u in account.get("unbonding", [])))}
     except ClientError as error:
         errors.append(str(error))
     if "l2" not in result and "l1" not in result:
@@ -94,7 +95,8 @@ def balance(
         if "l1" in result:
             l1 = result["l1"]
             console.print(f"  L1  {format_tokens(l1['balance'], 6)} tokens   staked {format_tokens(l1['staked'])}"
-                          f"   pending rewards {format_tokens(l1['pending_rewards'], 6)}", highlight=False)
+                          + (f"   unbonding {format_tokens(l1['unbonding'])}" if int(l1["unbonding"]) else "")
+                          + f"   pending rewards {format_tokens(l1['pending_rewards'], 6)}", highlight=False)
         for error in errors:
             console.print(f"  [yellow]{error}[/yellow]")
 

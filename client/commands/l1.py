@@ -27,16 +27,33 @@ from ..context import (
     parse_hash,
 )
 from ..http import ClientError, RemoteError
-from .chain import _address, _int, build_transfer, submit, wait_for
+from .chain import _address, _int, build_transfer, get_progress, submit, wait_for
 
 stake_app = typer.Typer(help="Stake on L1: register a sequencer, delegate, undelegate, withdraw, "
                              "claim rewards, unjail.", no_args_is_help=True)
 
 
+_RESULT_WORDS = {"stake": "stake now", "amount": "amount", "release_l1_block": "releasable from L1 block"}
+
+
+def describe_result(result: Any) -> str:
+    """An L1 call's result for people: "stake now 1,000 tokens; releasable from L1 block 84"."""
+    if not isinstance(result, dict):
+        return str(result) if result else ""
+    parts = []
+    for name, value in result.items():
+        if name in ("stake", "amount"):
+            parts.append(f"{_RESULT_WORDS[name]} {format_tokens(value, 6)} tokens")
+        else:
+            parts.append(f"{_RESULT_WORDS.get(name, name.replace('_', ' '))} {value}")
+    return "; ".join(parts)
+
+
 def _print_call(env: Env, what: str, answer: dict[str, Any]) -> None:
+    detail = describe_result(answer.get("result"))
     env.emit(answer, lambda: console.print(
         f"{what}: applied in L1 block {answer.get('l1_block')} (call {answer.get('seq')})"
-        + (f" {answer['result']}" if answer.get("result") else ""), highlight=False))
+        + (f"; {detail}" if detail else ""), highlight=False))
 
 
 # --- bridge ----------------------------------------------------------------------------------
@@ -58,7 +75,7 @@ def deposit(
     if wait:
         before = _int(http.rpc(env.rpc_url, "eth_getBalance", ["0x" + recipient.hex(), "latest"]))
     answer = env.l1_call(private_key, "deposit", {"to": "0x" + recipient.hex(), "amount": str(amount)})
-    env.say(f"deposited {format_tokens(amount, 6)} to {to_checksum(recipient)} (L1 block {answer.get('l1_block')}); "
+    env.say(f"deposited {format_tokens(amount, 6)} tokens to {to_checksum(recipient)} (L1 block {answer.get('l1_block')}); "
             f"queue item {answer.get('result', {}).get('index', '?')}")
     if wait:
         deadline = time.monotonic() + timeout
@@ -91,7 +108,8 @@ def withdraw(
     env.say(f"withdrawal of {format_tokens(amount, 6)} ETH sent: {tx_hash}")
     result: dict[str, Any] = {"hash": tx_hash, "amount": str(amount)}
     if claim:
-        wait_for(env, tx_hash, "finalized", timeout, started)
+        progress, _reached = wait_for(env, tx_hash, "finalized", timeout, started)
+        result["block"] = progress.get("block")
         result["claim"] = claim_for(env, tx_hash, private_key)
     env.emit(result, lambda: None)
 
@@ -102,21 +120,52 @@ def claim_for(env: Env, tx_hash: str, private_key: bytes) -> dict[str, Any]:
         proof = http.get(f"{env.rest_url}/withdrawals/{tx_hash}")
     except RemoteError as error:
         raise ClientError(f"the sequencer has no withdrawal proof for {tx_hash}: {error}") from None
+    number = proof["block_number"]
+    if proof.get("head_label") != "finalized":
+        # The sequencer learns finality a poll after L1: L1 has the last word.
+        try:
+            on_l1 = http.get(f"{env.l1_url}/blocks/{number}", timeout_s=5)
+        except RemoteError:
+            on_l1 = {}
+        if str(on_l1.get("hash", "")).lower() not in ("", str(proof.get("block_hash", "")).lower()):
+            raise ClientError(f"withdrawal {tx_hash}: L1 holds another block {number} than the "
+                              f"sequencer's; the withdrawal is not claimable")
+        if on_l1.get("status") != "finalized":
+            where = f"on L1: {on_l1['status']}" if on_l1.get("status") else "not on L1 yet"
+            raise ClientError(f"withdrawal {tx_hash} is in L2 block {number}, which is not "
+                              f"finalized ({proof.get('head_label')}; {where}); L1 pays once it "
+                              f"is: `seqnet claim-withdrawal {tx_hash}` waits for that")
     args = {name: proof[name] for name in ("block_number", "sender", "amount", "index", "proof")}
     answer = env.l1_call(private_key, "claim_withdrawal", args)
-    env.say(f"claimed on L1 in L1 block {answer.get('l1_block')}")
+    env.say(f"claimed {format_tokens(proof['amount'], 6)} tokens for {to_checksum(bytes.fromhex(proof['sender'][2:]))} "
+            f"on L1 in L1 block {answer.get('l1_block')} (withdrawal {proof['index']} of L2 block {number})")
     return answer
 
 
 def claim_withdrawal(
     tx_hash: Annotated[str, typer.Argument(metavar="HASH", help="The L2 withdrawal transaction.")],
     sender: FromOpt = None, key: KeyOpt = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until its block is finalized on L1.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for finalization.")] = 180.0,
     directory: DirOpt = DEFAULT_DIR, l1: L1Opt = None, rpc: RpcOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Claim a finalized L2 withdrawal on L1."""
+    """Claim an L2 withdrawal on L1 once its block is finalized (anyone may claim; L1 pays the
+    withdrawal's sender). Refused when it was claimed already."""
     env = Env(directory, l1, rpc, as_json)
     _address_bytes, private_key = env.resolve_signer(sender, key)
-    env.emit(claim_for(env, parse_hash(tx_hash), private_key), lambda: None)
+    tx_hash = parse_hash(tx_hash, "transaction hash")
+    if wait:
+        progress = get_progress(env, tx_hash)
+        if progress["label"] is None:
+            raise ClientError(f"transaction {tx_hash} is unknown to {env.rpc_url}")
+        if progress.get("block"):  # in a block: fail now if it is no withdrawal
+            try:
+                http.get(f"{env.rest_url}/withdrawals/{tx_hash}")
+            except RemoteError as error:
+                raise ClientError(f"the sequencer has no withdrawal proof for {tx_hash}: "
+                                  f"{error}") from None
+        wait_for(env, tx_hash, "finalized", timeout, time.monotonic())
+    env.emit(claim_for(env, tx_hash, private_key), lambda: None)
 
 
 def force_tx(
@@ -141,6 +190,11 @@ def force_tx(
         started = time.monotonic()
         progress, _ = wait_for(env, tx_hash, "unsafe", timeout, started)
         answer["block"] = progress.get("block")
+        if (progress.get("block") or {}).get("status") == "0x0":
+            # L1 queues whatever is signed; the L2 block skips a transaction that is invalid.
+            receipt = http.rpc(env.rpc_url, "eth_getTransactionReceipt", [tx_hash]) or {}
+            raise ClientError(f"forced transaction {tx_hash} was skipped as invalid in L2 block "
+                              f"{answer['block']['number']}: {receipt.get('reason') or 'no reason given'}")
     env.emit(answer, lambda: None)
 
 
