@@ -52,8 +52,16 @@ def make_devnet_genesis(params: ChainParams, extra_accounts: int = 0) -> Genesis
 
 
 def compute_genesis_state(genesis: Genesis) -> State:
-    return State.from_accounts({address: Account(0, balance)
-                                for address, balance in genesis.l2_alloc.items()})
+    # One Account per distinct balance (a devnet genesis has two): `State.from_accounts`
+    # encodes an Account once for a run of addresses that share it.
+    by_balance: dict[int, Account] = {}
+    accounts: dict[bytes, Account] = {}
+    for address, balance in genesis.l2_alloc.items():
+        account = by_balance.get(balance)
+        if account is None:
+            account = by_balance[balance] = Account(0, balance)
+        accounts[address] = account
+    return State.from_accounts(accounts)
 
 
 def compute_genesis_header(genesis: Genesis, state_root: bytes | None = None) -> Header:

@@ -57,6 +57,12 @@ def encode_account(account: Account) -> bytes:
     """
     nonce = account.nonce
     balance = account.balance
+    if 0 <= nonce < 0x80 and 0x80 <= balance < 1 << 256:
+        # the common shape, a one-byte nonce and a multi-byte balance, in one step (genesis
+        # encodes 100k of these)
+        size = (balance.bit_length() + 7) >> 3
+        return (bytes((0xF8, 68 + size, nonce or 0x80, 0x80 + size)) + balance.to_bytes(size, "big")
+                + _ACCOUNT_TAIL)
     if nonce < 0 or balance < 0 or nonce >= 1 << 64 or balance >= 1 << 256:
         raise InvalidEncoding(f"account out of range: nonce {nonce}, balance {balance}")
     payload = _encode_uint(nonce) + _encode_uint(balance) + _ACCOUNT_TAIL
@@ -134,12 +140,20 @@ class State:
 
         Spec: docs/spec/trie.md#bulk-build
         """
-        for address in accounts:
+        keccak = _keccak
+        values: dict[bytes, bytes] = {}
+        last: Account | None = None
+        value = b""
+        for address, account in accounts.items():
             if len(address) != ADDRESS_SIZE:
                 raise InvalidEncoding(f"address of {len(address)} bytes, {ADDRESS_SIZE} expected")
-        return cls(
-            Trie.from_items((_keccak(a).digest(), encode_account(acc)) for a, acc in accounts.items())
-        )
+            # A genesis gives many addresses the same Account object (`compute_genesis_state`):
+            # encode it once, and their leaves share the encoding.
+            if account is not last:
+                value = encode_account(account)
+                last = account
+            values[keccak(address).digest()] = value
+        return cls(Trie.from_mapping(values))
 
     @classmethod
     def from_witness(cls, root: bytes, nodes: Iterable[bytes]) -> State:

@@ -196,3 +196,53 @@ def test_stateless_block_without_a_touched_account_raises() -> None:
     stateless = State.from_witness(full.state_root(), witness)
     with pytest.raises(MissingWitnessNode):
         _apply_transfers(stateless, block, known[1])
+
+
+def _set_one_by_one(accounts: dict[bytes, Account]) -> State:
+    state = State()
+    for address, account in accounts.items():
+        state.set_account(address, account)
+    return state
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    accounts=st.one_of(
+        st.dictionaries(addresses, accounts_strategy, max_size=2),
+        st.dictionaries(addresses, accounts_strategy, max_size=60),
+    ),
+    updates=st.lists(st.tuples(addresses, accounts_strategy), max_size=10),
+    shared=st.booleans(),
+)
+def test_genesis_build_equals_account_by_account(accounts, updates, shared) -> None:
+    """`State.from_accounts` (bulk) against `set_account` one by one: roots, accounts, proofs and
+    witnesses, before and after a block of updates; with one Account object shared by every
+    address (as `compute_genesis_state` does) or one each."""
+    if shared and accounts:
+        common = next(iter(accounts.values()))
+        accounts = dict.fromkeys(accounts, common)
+    bulk, incremental = State.from_accounts(accounts), _set_one_by_one(accounts)
+    probes = [*accounts, *(address for address, _ in updates), b"\x99" * 20]
+    for _ in range(2):
+        root = incremental.state_root()
+        assert bulk.state_root() == root
+        for address in probes:
+            assert bulk.get_account(address) == incremental.get_account(address)
+            proof = bulk.get_proof(address)
+            assert proof == incremental.get_proof(address)
+            assert verify_account_proof(root, address, proof) == (
+                incremental.get_account(address) if address in accounts else None)
+        assert bulk.build_witness(probes) == incremental.build_witness(probes)
+        for address, account in updates:
+            bulk.set_account(address, account)
+            incremental.set_account(address, account)
+            accounts = {**accounts, address: account}
+
+
+def test_devnet_genesis_state_equals_account_by_account() -> None:
+    from protocol.genesis import compute_genesis_state, make_devnet_genesis
+    from protocol.params import devnet_params
+
+    genesis = make_devnet_genesis(devnet_params(), extra_accounts=50)
+    expected = _set_one_by_one({a: Account(0, b) for a, b in genesis.l2_alloc.items()}).state_root()
+    assert compute_genesis_state(genesis).state_root() == expected

@@ -5,6 +5,7 @@ Spec: docs/spec/trie.md
 
 from __future__ import annotations
 
+import gc
 import random
 
 import pytest
@@ -285,3 +286,92 @@ def test_witness_mode_copy_is_isolated() -> None:
     assert stateless.root_hash() == root
     full.set(keys[0], b"changed")
     assert fork.root_hash() == full.root_hash()
+
+
+# --- bulk build (docs/spec/trie.md#bulk-build) ---------------------------------------------
+
+
+def _from_nibbles(nibbles: list[int]) -> bytes:
+    return bytes(16 * high + low for high, low in zip(nibbles[::2], nibbles[1::2]))
+
+
+@st.composite
+def _clustered_keys(draw, max_size: int = 40) -> list[bytes]:
+    """32-byte keys that copy a base key up to a random nibble: long shared prefixes, branches
+    at every depth and keys that differ only in their last nibble (leaves with an empty path)."""
+    base = draw(st.lists(st.integers(0, 15), min_size=64, max_size=64))
+    keys = []
+    for _ in range(draw(st.integers(0, max_size))):
+        shared = draw(st.integers(0, 64))
+        tail = draw(st.lists(st.integers(0, 15), min_size=64 - shared, max_size=64 - shared))
+        keys.append(_from_nibbles(base[:shared] + tail))
+    return keys
+
+
+# account-sized values take the builder's inline leaf encoding, short ones the generic one
+bulk_values = st.one_of(st.binary(min_size=70, max_size=110), st.binary(min_size=1, max_size=40))
+
+
+def _assert_same_trie(bulk: Trie, incremental: Trie, probes: list[bytes]) -> None:
+    root = incremental.root_hash()
+    assert bulk.root_hash() == root
+    for key in probes:
+        assert bulk.get(key) == incremental.get(key)
+        proof = bulk.get_proof(key)
+        assert proof == incremental.get_proof(key)
+        assert verify_proof(root, key, proof) == incremental.get(key)
+    assert bulk.build_witness(probes) == incremental.build_witness(probes)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    keys=st.one_of(_clustered_keys(), st.lists(long_keys, max_size=3), st.lists(short_keys, max_size=30)),
+    data=st.data(),
+)
+def test_bulk_build_equals_incremental_build_then_and_after_updates(keys, data) -> None:
+    """Roots, proofs and witnesses of `Trie.from_items` equal those of key-by-key inserts, for
+    0, 1, 2, ... keys, and stay equal through later updates, inserts and deletes."""
+    items = {key: data.draw(bulk_values) for key in keys}
+    bulk = Trie.from_items(items.items())
+    incremental = Trie()
+    for key, value in items.items():
+        incremental.set(key, value)
+    assert bulk.root_hash() == _oracle(items).root_hash
+    absent = [key[:-1] + bytes([key[-1] ^ 1]) for key in keys[:3]] + [b"\x00" * 32]
+    _assert_same_trie(bulk, incremental, [*items, *absent])
+
+    snapshot, root = bulk.copy(), bulk.root_hash()
+    changes = data.draw(st.lists(
+        st.tuples(st.sampled_from([*items, *absent]), st.one_of(st.just(b""), bulk_values)),
+        max_size=20,
+    ))
+    for key, value in changes:
+        bulk.set(key, value)
+        incremental.set(key, value)
+    _assert_same_trie(bulk, incremental, [*items, *absent])
+    assert snapshot.root_hash() == root  # the bulk-built nodes are shared, never changed
+
+
+def test_bulk_build_of_tiny_tries() -> None:
+    key_a, key_b = b"\x12" * 32, b"\x12" * 31 + b"\x13"  # differ in the last nibble only
+    for items in ([], [(key_a, b"v" * 80)], [(key_a, b"v" * 80), (key_b, b"w" * 80)],
+                  [(key_a, b"v"), (key_b, b"w")], [(b"", b"root value"), (b"\x01", b"x")]):
+        incremental = Trie()
+        for key, value in items:
+            incremental.set(key, value)
+        _assert_same_trie(Trie.from_items(items), incremental, [key_a, key_b, b"", b"\x01"])
+
+
+def test_from_sorted_restores_the_gc_state() -> None:
+    items = sorted((keccak256(i.to_bytes(4, "big")), b"v" * 80) for i in range(10_000))
+    keys, values = [key for key, _ in items], [value for _, value in items]
+    try:
+        assert gc.isenabled()
+        Trie.from_sorted(keys, values)  # genesis-sized: freezes what is alive
+        assert gc.isenabled()
+        gc.disable()
+        Trie.from_sorted(keys, values)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
