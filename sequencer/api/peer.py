@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from nodekit.errors import TemporaryError
 from protocol.encoding import decode_block
-from protocol.exceptions import InvalidEncoding
+from protocol.exceptions import InvalidEncoding, ProtocolError
 from protocol.receipts import receipt_to_json
 
 from ..core import intake, validator
@@ -108,13 +108,12 @@ async def post_forward_batch(message: PeerDep, node: NodeDep):
     items = message.body.get("raws")
     if not isinstance(items, list) or len(items) > MAX_FORWARD_BATCH:
         raise InvalidEncoding(f"raws must be a list of at most {MAX_FORWARD_BATCH} 0x strings")
-    raws: list[bytes | None] = []
+    raws: list[bytes | ProtocolError] = []
     for item in items:
         try:
-            raws.append(bytes.fromhex(item[2:]) if isinstance(item, str) and
-                        item.startswith("0x") else None)
-        except ValueError:
-            raws.append(None)
+            raws.append(parse_hex(item, None, "raw"))
+        except ProtocolError as error:
+            raws.append(error)  # answered in this entry's place; the others still count
     return json_response({"results": await intake.submit_forwarded(node, raws)})
 
 

@@ -39,7 +39,8 @@ MAX_IN_FLIGHT = 2
 class _Lane:
     """The queue towards one leader endpoint."""
 
-    pending: list[tuple[bytes, bytes, asyncio.Future]] = field(default_factory=list)
+    pending: list[tuple[bytes, asyncio.Future]] = field(default_factory=list)
+    """(raw transaction, its waiter)"""
     in_flight: int = 0
 
 
@@ -54,7 +55,7 @@ class Forwarder:
         reason or TemporaryError when the leader cannot be reached."""
         lane = self.lanes.setdefault(endpoint, _Lane())
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        lane.pending.append((tx_hash, raw, future))
+        lane.pending.append((raw, future))
         if lane.in_flight < MAX_IN_FLIGHT:
             lane.in_flight += 1
             self.node.spawn(self._drain(endpoint, lane))
@@ -75,9 +76,9 @@ class Forwarder:
         finally:
             lane.in_flight -= 1
 
-    async def _send(self, endpoint: str, batch: list[tuple[bytes, bytes, asyncio.Future]]) -> None:
+    async def _send(self, endpoint: str, batch: list[tuple[bytes, asyncio.Future]]) -> None:
         self.batches_sent += 1
-        body = {"raws": ["0x" + raw.hex() for _, raw, _ in batch]}
+        body = {"raws": ["0x" + raw.hex() for raw, _ in batch]}
         try:
             answer = await self.node.peer_client.post(endpoint, "/peer/forward_batch", body)
             results = answer["results"]
@@ -94,7 +95,7 @@ class Forwarder:
             _fail(batch, lambda: TemporaryError(f"{endpoint}: malformed forward_batch answer: "
                                                 f"{error!r}"))
             return
-        for (_, _, future), result in zip(batch, results):
+        for (_, future), result in zip(batch, results):
             if future.done():
                 continue
             try:
@@ -111,6 +112,6 @@ class Forwarder:
 
 def _fail(batch, make_error) -> None:
     # One exception object per waiter: a raised exception carries its own traceback.
-    for _, _, future in batch:
+    for _, future in batch:
         if not future.done():
             future.set_exception(make_error())

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from nodekit.errors import RemoteRejected, TemporaryError
 from nodekit.errors_http import protocol_error_status
-from protocol.exceptions import InvalidEncoding, InvalidTransaction, ProtocolError
+from protocol.exceptions import InvalidTransaction, ProtocolError
 from protocol.receipts import Receipt, receipt_from_json, receipt_to_json
 from protocol.transactions import validate_transaction_static
 
@@ -114,15 +114,15 @@ async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receip
     raise NodeUnavailable("no leader answered in time; the transaction stays in the pool")
 
 
-async def submit_forwarded(node: "Node", raws: list[bytes | None]) -> list[dict]:
+async def submit_forwarded(node: "Node", raws: list[bytes | ProtocolError]) -> list[dict]:
     """The leader's side of `POST /peer/forward_batch`: one result per transaction, in order
-    (so receipts follow the order the forwarder received them in). `None` stands for an
-    entry that was not even hex."""
+    (so receipts follow the order the forwarder received them in). An entry that could not
+    be parsed is passed as its error."""
     results: list[dict] = []
     for raw in raws:
         try:
-            if raw is None:
-                raise InvalidEncoding("raw must be 0x-prefixed hex")
+            if isinstance(raw, ProtocolError):
+                raise raw
             receipt = await submit(node, raw, forwarded=True)
         except ProtocolError as error:
             results.append({"status": protocol_error_status(error), "error": error.name,
