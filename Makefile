@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: devnet test test-slow bench install clean vectors
+.PHONY: devnet test test-slow test-chaos bench bench-run peers install clean vectors
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,14 @@ vectors:
 
 clean:
 	rm -rf $(VENV) .venv-vectors .devnet
+
+# Chaos suites: the short one also runs in `make test`; this runs the long ones too.
+test-chaos: $(STAMP)
+	$(BIN)/python -m pytest -q -m chaos -o addopts=''
+
+# Peer devnets for bench/run.py's comparison (npm registry; binaries stay out of git in .peers/).
+peers:
+	npm install --silent --no-save --prefix .peers @foundry-rs/anvil-linux-amd64@1.7.1 ganache@7.9.2
+
+bench-run: $(STAMP) peers
+	$(BIN)/python bench/run.py
