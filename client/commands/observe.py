@@ -166,8 +166,12 @@ def status(directory: DirOpt = DEFAULT_DIR, l1: L1Opt = None, rpc: RpcOpt = None
 
 
 def watch(interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
+          duration: Annotated[float, typer.Option(help="Stop after this many seconds (0: until Ctrl-C).")] = 0.0,
           directory: DirOpt = DEFAULT_DIR, l1: L1Opt = None, rpc: RpcOpt = None) -> None:
-    """A live view of `seqnet status` (Ctrl-C quits)."""
+    """A live view of `seqnet status`, until Ctrl-C or `--duration` seconds."""
+    if interval <= 0 or duration < 0:
+        raise ClientError("--interval must be > 0 and --duration >= 0")
+
     def snapshot() -> Any:
         env = Env(directory, l1, rpc)
         try:
@@ -175,10 +179,13 @@ def watch(interval: Annotated[float, typer.Option(help="Seconds between refreshe
         except ClientError as error:
             return Text(f"{time.strftime('%H:%M:%S')} {error}", style="red")
 
+    # a bounded watch is what scripts and tests run; its last frame stays on screen
+    deadline = time.monotonic() + duration if duration else None
     try:
         with Live(snapshot(), console=console, refresh_per_second=4, screen=False) as live:
-            while True:
-                time.sleep(interval)
+            while deadline is None or time.monotonic() < deadline:
+                pause = interval if deadline is None else min(interval, deadline - time.monotonic())
+                time.sleep(max(pause, 0.0))
                 live.update(snapshot())
     except KeyboardInterrupt:
         pass

@@ -4,7 +4,7 @@ claim on L1 (and the refusal of a second claim), then staking: register a new se
 unjail refused (not jailed), delegate, undelegate, withdraw refused before the unbonding
 matures and paid after, claim rewards. Checks balances and `status --json`, not only exit codes.
 
-`seqnet watch` is not driven: it has no bounded mode (it runs until Ctrl-C).
+`seqnet watch --duration` is driven by tests/e2e/test_cli_launcher.py.
 """
 
 from __future__ import annotations

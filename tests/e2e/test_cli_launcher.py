@@ -59,6 +59,13 @@ def test_launcher_registers_stakes_and_resumes_the_same_chain(tmp_path, capsys):
         seq4 = next(s for s in status["sequencers"] if s["name"] == "seq4")
         assert int(seq4["delegated"]) == 1500 * TOKEN
 
+        # a bounded watch (a subprocess: the user's terminal) ends by itself with its last frame
+        watched = seqnet("watch", "--duration", "2", "--interval", "0.5", "--dir", str(directory),
+                         timeout=60)
+        assert all(f"seq{i}" in watched.out for i in range(1, 5)), watched.out
+        assert "21,500" in watched.out or "21500" in watched.out, watched.out  # seq4's new stake
+        assert seqnet("watch", "--interval", "0", "--dir", str(directory), check=False).code == 1
+
         balance = run_cli(capsys, "balance", "2", "--json", "--dir", str(directory), check=False)
         assert balance.code == 0  # L1 answers even with no sequencer up
         assert int(balance.json()["l1"]["staked"]) == 1500 * TOKEN
