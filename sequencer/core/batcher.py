@@ -3,7 +3,8 @@
 Rule (docs/spec/sequencer.md#batches): the leader of the current slot submits every block of
 its canonical chain from L1's accepted head up to its attested head (at most max_batch_blocks
 per call). When L1 lags the attested head by more than `LAG_SLOTS` slots (the leader is down),
-every node submits. L1 skips blocks it already holds, so a resubmission is harmless.
+every node submits. L1 skips blocks it already holds, so a resubmission is harmless. A devnet
+node with a fault whose fraud L1 must see posts its own faulty block as soon as it seals it.
 
 Spec: docs/spec/sequencer.md#batches
 """
@@ -28,16 +29,33 @@ async def tick(node: "Node", now_ms: int) -> None:
         return
     store = node.store
     head = store.attested_head()
-    if node.faults & faults_module.SUBMIT_AT_ONCE and store.head.block.header.producer == node.key.public:
-        head = store.head
-    safe = store.safe_number
-    if head.number <= safe:
+    if head.number <= store.safe_number:
         return
     slot = node.current_slot(now_ms)
-    safe_entry = store.at(safe)
+    safe_entry = store.at(store.safe_number)
     lagging = safe_entry is None or head.slot - safe_entry.slot > LAG_SLOTS
     if node.cached_leader(slot) != node.key.public and not lagging:
         return
+    await submit_through(node, head)
+
+
+async def submit_faulty_block(node: "Node") -> None:
+    """Devnet faults whose fraud must be provable on L1 (`SUBMIT_AT_ONCE`): the faulty leader
+    posts its unattested block right after sealing it. Its slot is over by then (blocks are
+    sealed at the slot's end), so waiting for the batcher's leader turn would rarely come
+    before the honest chain moves on."""
+    if not node.faults & faults_module.SUBMIT_AT_ONCE or not node.l1_synced:
+        return
+    head = node.store.head
+    if head.block.header.producer == node.key.public and head.number > node.store.safe_number:
+        await submit_through(node, head)
+
+
+async def submit_through(node: "Node", head) -> None:
+    """Submit the canonical blocks after L1's accepted head, up to `head` (at most
+    max_batch_blocks)."""
+    store = node.store
+    safe = store.safe_number
     last = min(head.number, safe + node.settings.max_batch_blocks)
     raws = [encode_block(store.at(n).block) for n in range(safe + 1, last + 1)]
     try:

@@ -27,6 +27,7 @@ from protocol.state import Account
 from protocol.transactions import Transaction, compute_fee, validate_transaction
 from protocol.transition import apply_block, build_block, compute_due_queue_index
 
+from . import batcher
 from .chain import Entry
 
 if TYPE_CHECKING:
@@ -262,6 +263,8 @@ async def seal(node: "Node", session: SlotSession, now_ms: int) -> Block | None:
         await validator.broadcast_equivocation(node, block, extra)
     else:
         node.spawn(validator.broadcast_block(node, block))
+    if node.faults:
+        node.spawn(batcher.submit_faulty_block(node))
     node.log.debug("slot %d: sealed block %d on %d (slot %d), %d txs, %d ms into the slot, "
                    "built in %.0f ms", session.slot, block.number, parent.number, parent.slot,
                    len(block.transactions), node.clock.now_ms() - (end - params.slot_ms),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from protocol.receipts import receipt_from_json, verify_receipt
+from protocol.encoding import decode_block
 from protocol.hashing import compute_prefix_chain, keccak256
 
 from ..helpers import client_of, make_net, run, transfer
@@ -73,6 +74,33 @@ def test_invalid_transactions_are_refused_with_reasons(tmp_path):
                 assert rich.json()["error"] == "InsufficientBalance"
                 junk = await client.post("/txs", json={"raw": "0x1234"})
                 assert junk.status_code == 400
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_faulty_leader_posts_its_bad_block_to_l1_at_once(tmp_path):
+    """bad_state_root must be provable on L1: the faulty leader posts its block right after
+    sealing it, without waiting for a batcher turn (it seals at its slot's end, so the next
+    batcher tick runs in someone else's slot). Honest leaders post nothing outside the batcher."""
+    async def scenario():
+        net = await make_net(tmp_path, settings_changes={1: {"fault": ["bad_state_root"]}})
+        try:
+            faulty = net.nodes[1]
+            leaders = [await net.nodes[0].leader_of(s) for s in range(1, 40)]
+            slot = 1 + leaders.index(faulty.key.public)
+            for s in range(1, slot):
+                await net.run_slot(s)
+            assert net.l1.batches == 0  # no batcher tick ran: honest blocks wait for it
+            await net.run_slot(slot)
+            for _ in range(20):
+                if net.l1.chain:
+                    break
+                await net.drain()
+            produced = [decode_block(raw) for _, raw in net.l1.chain]
+            assert produced and produced[-1].header.producer == faulty.key.public
+            assert produced[-1].slot == slot
+            assert [b.number for b in produced] == list(range(1, len(produced) + 1))
         finally:
             await net.close()
     run(scenario())
