@@ -1,11 +1,14 @@
 """The demo scenario through the CLI: `devnet up --fault 2:reorder`, send transactions with
-receipts, and `status` shows sequencer 2 slashed and jailed and the ranger paid for the proof."""
+receipts, and `status` shows sequencer 2 slashed and jailed and the ranger paid for the proof;
+then its operator unjails it with `stake unjail`: refused before the unjail delay, accepted
+after it."""
 
 from __future__ import annotations
 
 import subprocess
 import time
 
+import httpx
 import pytest
 
 from client.devnet import stop_directory
@@ -14,6 +17,8 @@ from tests.client.clihelpers import seqnet, seqnet_argv
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+SEQ2_OPERATOR = "8"
+"""Dev account index of seq2's operator (protocol.chainbuilder.devnet_operators: 9, 8, ...)."""
 
 
 def test_reordering_sequencer_is_slashed_and_jailed_and_the_ranger_rewarded(tmp_path):
@@ -57,5 +62,24 @@ def test_reordering_sequencer_is_slashed_and_jailed_and_the_ranger_rewarded(tmp_
         wrongly = [s for s in status["slashes"]
                    if s["node_key"].lower() != seq2_key and s["reason"] != "downtime"]
         assert wrongly == []
+
+        # Unjail: the L1 says from which L1 block; before it the CLI relays the refusal.
+        on_l1 = httpx.get(f"{endpoints['l1']}/sequencers/{seq2_key}", timeout=30).json()
+        assert on_l1["status"] == "jailed" and on_l1["unjail_from_l1_block"] is not None
+        while True:
+            attempt = seqnet("stake", "unjail", "--from", SEQ2_OPERATOR, "--json", *d, check=False)
+            # read after the call: the head it was judged at was no higher
+            head = int(httpx.get(f"{endpoints['l1']}/status", timeout=30).json()["l1_head"])
+            if head < on_l1["unjail_from_l1_block"]:
+                assert attempt.code == 1 and "UnjailTooEarly" in attempt.err, attempt
+            if attempt.code == 0:
+                break
+            assert "UnjailTooEarly" in attempt.err, attempt.err
+            assert time.monotonic() < deadline + 120, "unjail still refused"
+            time.sleep(1.0)
+        assert attempt.json()["method"] == "unjail"
+        status = seqnet("status", "--json", *d).json()
+        seq2 = next(s for s in status["sequencers"] if s["node_key"].lower() == seq2_key)
+        assert seq2["status"] == "active", seq2
     finally:
         stop_directory(directory)
