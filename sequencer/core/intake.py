@@ -4,7 +4,10 @@ The leader of the current slot receipts the transaction itself (`producer.receip
 Any other node keeps it in its pool, gossips it, forwards it to the leader and relays the
 leader's receipt; when leadership moved meanwhile (the leader answers NotLeader, or cannot be
 reached) it retries with the leader of the new slot. A transaction that arrives at the leader
-while it waits for its parent is held until the session opens, not refused.
+while it waits for its parent is held until the session opens, not refused. In the seal window
+(the last `seal_margin_ms` of a slot, after its leader sealed) new transactions go to the next
+slot's leader, which opens its session early once the sealed block is here
+(`producer.intake_slot`).
 
 Spec: docs/spec/sequencer.md#intake
 """
@@ -22,7 +25,7 @@ from protocol.transactions import validate_transaction_static
 
 from ..errors import NodeUnavailable, NoLeader, NotLeader
 from ..peers import gather_quietly
-from .producer import receipt_in_session
+from .producer import intake_slot, receipt_in_session
 
 if TYPE_CHECKING:
     from ..node import Node
@@ -60,10 +63,11 @@ async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receip
         if known is not None and tx.hash in node.store.tx_index:
             return known  # already sequenced (e.g. the leader answered late): same receipt
         now = node.clock.now_ms()
-        slot = node.current_slot(now)
         session = node.session
-        if session is not None and session.slot == slot and session.open:
+        if session is not None and session.open and session.slot >= node.current_slot(now):
+            # this slot's session, or the next one's opened early in the seal window
             return receipt_in_session(node, session, tx)
+        slot = intake_slot(node, now)
         leader = node.cached_leader(slot)
         if leader is None:
             leader = await node.leader_of(slot)
@@ -159,7 +163,7 @@ def on_gossip(node: "Node", sender: bytes, items: list[dict]) -> int:
         if receipt is not None:
             node.remember_receipt(receipt)
         added += 1
-        if session is not None and session.open and session.slot == slot \
+        if session is not None and session.open and session.slot >= slot \
                 and tx.hash not in session.hashes:
             try:
                 receipt_in_session(node, session, tx)

@@ -177,8 +177,26 @@ def seal_margin_ms(node: "Node") -> int:
     return max(1, min(100, node.params.slot_ms // 10))
 
 
+def intake_slot(node: "Node", now_ms: int) -> int:
+    """The slot whose leader takes new transactions at `now_ms`: the current one, or the next
+    one once the current leader has sealed (its seal margin before the slot ends). Routing new
+    transactions to the next leader then, instead of holding them until the next slot starts
+    and its parent wait ends, is what keeps receipt latency flat across slot boundaries."""
+    slot = node.current_slot(now_ms)
+    if slot < 0:
+        return slot
+    if now_ms >= compute_slot_start_ms(slot + 1, node.params) - seal_margin_ms(node):
+        return slot + 1
+    return slot
+
+
 async def tick(node: "Node", now_ms: int) -> None:
-    """One round of the slot loop: seal the open session when its slot ends, open the next."""
+    """One round of the slot loop: seal the open session when its slot ends, open the next.
+
+    The next slot's session opens early, in the seal window of the current slot, once the
+    current slot's block (its parent) is here: the parent is then fixed, as it would be at
+    the slot's start, and the transactions routed to this node in the window are receipted at
+    once (DESIGN.md section 4, slot pipeline; docs/spec/sequencer.md#slot-pipeline)."""
     if node.is_follower or "offline" in node.faults or not node.l1_synced:
         return
     session = node.session
@@ -188,7 +206,9 @@ async def tick(node: "Node", now_ms: int) -> None:
             await seal(node, session, now_ms)
         if not session.done:
             return
-    slot = node.current_slot(now_ms)
+    current = node.current_slot(now_ms)
+    slot = intake_slot(node, now_ms)
+    early = slot > current
     if slot <= node.genesis_block.header.slot or slot <= node.started_slot or \
             slot <= node.last_sealed_slot:
         return  # slot 0 is the genesis block's
@@ -200,10 +220,13 @@ async def tick(node: "Node", now_ms: int) -> None:
         node.session = None
         return
     start = compute_slot_start_ms(slot, node.params)
-    if now_ms >= compute_slot_start_ms(slot + 1, node.params) - seal_margin_ms(node):
-        return  # too late for this slot (e.g. the loop stalled)
     previous = node.store.by_slot.get(slot - 1)
-    if not previous and now_ms < start + node.params.parent_wait_ms:
+    if early:
+        if previous is None:
+            return  # the parent is not here yet: open at the slot's start, as usual
+    elif now_ms >= compute_slot_start_ms(slot + 1, node.params) - seal_margin_ms(node):
+        return  # too late for this slot (e.g. the loop stalled)
+    elif not previous and now_ms < start + node.params.parent_wait_ms:
         return
     await open_session(node, slot)
 

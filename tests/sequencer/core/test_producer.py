@@ -104,3 +104,35 @@ def test_faulty_leader_posts_its_bad_block_to_l1_at_once(tmp_path):
         finally:
             await net.close()
     run(scenario())
+
+
+def test_next_leader_takes_transactions_in_the_seal_window(tmp_path):
+    """After the leader of slot s sealed (its seal margin before the slot ends), the leader of
+    s+1 opens its session as soon as block s is here, and transactions are receipted for s+1
+    at once instead of waiting for slot s+1 to start and its parent wait to end."""
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            await net.run_slot(1)
+            await net.run_slot(2)   # seals block 2 at 5 ms before slot 2 ends
+            start3 = params.genesis_time_ms + 3 * params.slot_ms
+            assert net.clock.now_ms() < start3
+            await net.tick_all(start3 - 3)   # still slot 2, in its seal window
+            leader3 = await net.leader(3)
+            assert leader3.session is not None and leader3.session.slot == 3
+            assert leader3.session.parent.slot == 2
+            other = next(n for n in net.nodes if n is not leader3)
+            async with client_of(net, other.settings.name) as client:
+                response = await client.post("/txs", json={"raw": "0x" + transfer(params, 0, 0).hex()})
+            assert response.status_code == 200, response.text
+            receipt = receipt_from_json(response.json()["receipt"])
+            assert receipt.slot == 3 and receipt.leader == leader3.key.public and receipt.index == 0
+            assert net.clock.now_ms() < start3   # answered before slot 3 began
+            await net.tick_all(start3 + params.slot_ms - 5)
+            block = leader3.store.head.block
+            assert block.slot == 3 and len(block.transactions) == 1
+            assert len({n.store.head.hash for n in net.nodes}) == 1
+        finally:
+            await net.close()
+    run(scenario())
