@@ -56,7 +56,7 @@ async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receip
     validate_transaction_static(tx, node.params)
     if "offline" in node.faults:
         raise NodeUnavailable("this sequencer is offline (fault flag)")
-    pooled = False
+    pooled = added_to_pool = False
     slot_ms = node.params.slot_ms
     for _ in range(MAX_POLLS):
         known = node.get_receipt(tx.hash)
@@ -84,6 +84,7 @@ async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receip
             raise NotLeader(f"this node does not lead slot {slot}; the leader is "
                             f"0x{leader.hex()[:16]}..")
         if not pooled:
+            added_to_pool = tx.hash not in node.mempool
             node.mempool.add(tx, None, now)
             node.gossip_buffer.append({"raw": _hex(tx.raw), "receipt": None})
             pooled = True
@@ -102,6 +103,8 @@ async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receip
                 continue
             if error.status in (401, 403):
                 raise NodeUnavailable(f"the leader refused this node: {error.detail}") from None
+            if added_to_pool:
+                _unpool(node, tx)
             raise RelayedRejection(error.error, error.detail) from None
         except TemporaryError:
             # The leader is down: wait for the next slot (and its leader).
@@ -116,6 +119,17 @@ async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receip
             entry.receipt = receipt
         return receipt
     raise NodeUnavailable("no leader answered in time; the transaction stays in the pool")
+
+
+def _unpool(node: "Node", tx) -> None:
+    """Take back a transaction this node pooled only to forward it, once the leader refused it
+    (NonceTooLow, InsufficientBalance...): the sender was told no, so it must neither stay
+    pending here nor be gossiped to the peers."""
+    entry = node.mempool.get(tx.hash)
+    if entry is not None and entry.receipt is None:
+        node.mempool.remove(tx.hash)
+        raw = _hex(tx.raw)
+        node.gossip_buffer[:] = [item for item in node.gossip_buffer if item["raw"] != raw]
 
 
 async def submit_forwarded(node: "Node", raws: list[bytes | ProtocolError]) -> list[dict]:
