@@ -12,9 +12,13 @@ class NotLeader(ProtocolError):
 class NoLeader(ProtocolError):
     """No leader is known for the current slot (before genesis, or epoch not snapshotted)."""
 
+    http_status = 503  # temporary: ask again shortly
+
 
 class NodeUnavailable(ProtocolError):
     """The node cannot take transactions right now (follower, offline fault, leader unreachable)."""
+
+    http_status = 503  # temporary: retry, or send to another sequencer
 
 
 class UnknownBlock(ProtocolError):

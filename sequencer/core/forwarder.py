@@ -101,6 +101,11 @@ class Forwarder:
             try:
                 if "receipt" in result:
                     future.set_result(receipt_from_json(result["receipt"]))
+                elif int(result.get("status", 400)) >= 500:
+                    # the leader cannot take transactions now (offline, follower): like an
+                    # unreachable leader, the forwarder waits for the next slot's
+                    future.set_exception(TemporaryError(f"{endpoint}: {result.get('error')}: "
+                                                        f"{result.get('detail')}"))
                 else:
                     future.set_exception(RemoteRejected(int(result.get("status", 400)),
                                                         str(result.get("error", "")),
