@@ -84,15 +84,18 @@ async def post_block(message: PeerDep, node: NodeDep):
 
 @router.post("/attestations", responses=AUTH)
 async def post_attestations(message: PeerDep, node: NodeDep):
-    raws = [parse_hex(a, None, "attestation") for a in message.body.get("attestations", [])]
+    items = message.body.get("attestations", [])
+    if not isinstance(items, list):
+        raise InvalidEncoding("attestations must be a list of 0x strings")
+    raws = [parse_hex(a, None, "attestation") for a in items]
     return {"accepted": validator.on_attestations(node, raws)}
 
 
 @router.post("/txs", responses=AUTH)
 async def post_txs(message: PeerDep, node: NodeDep):
     items = message.body.get("txs", [])
-    if not isinstance(items, list):
-        raise InvalidEncoding("txs must be a list")
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise InvalidEncoding('txs must be a list of {"raw": "0x..", "receipt": ...} objects')
     return {"added": intake.on_gossip(node, message.sender, items)}
 
 
