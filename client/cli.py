@@ -12,7 +12,7 @@ import typer
 
 from protocol.exceptions import ProtocolError
 
-from .commands import account, chain, devnet, l1, observe
+from .commands import account, chain, devnet, fault, l1, observe
 from .devnet import DevnetError
 from .http import ClientError
 from .topology import TopologyError
@@ -33,6 +33,7 @@ app.command()(l1.withdraw)
 app.command("claim-withdrawal")(l1.claim_withdrawal)
 app.command("force-tx")(l1.force_tx)
 app.add_typer(l1.stake_app, name="stake")
+app.add_typer(fault.app, name="fault")
 app.command()(observe.status)
 app.command()(observe.watch)
 app.command()(observe.schedule)

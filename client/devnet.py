@@ -10,6 +10,7 @@ Layout of a devnet directory:
     devnet.json      what was started (counts, faults, ports): resume reuses the ports if free
     endpoints.json   {"chain_id", "l1", "sequencers": [...], "rangers": [...], "accounts": [...]}
     pids.json        the running processes (for `seqnet devnet down` and `status`)
+    admin_token      the sequencers' /admin bearer token (mode 0600; `seqnet fault`)
     logs/<name>.log  each service's stdout and stderr
     <name>/          each service's data directory (SQLite files)
     receipts/        receipts kept by `seqnet send`
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -53,6 +55,7 @@ from .topology import (
 )
 
 HOST = "127.0.0.1"
+ADMIN_TOKEN_FILE = "admin_token"
 STOP_TIMEOUT_S = 10.0
 HEALTH_TIMEOUT_S = 60.0
 BLOCKS_TIMEOUT_S = 120.0
@@ -319,6 +322,20 @@ class Devnet:
                 "accounts": accounts, "params_file": str(self.params_path),
                 "genesis_time_ms": self.params.genesis_time_ms, "slot_ms": self.params.slot_ms}
 
+    @property
+    def admin_token(self) -> str:
+        """The bearer token of the sequencers' /admin routes (`seqnet fault`): made once per
+        devnet directory, kept in `<dir>/admin_token` readable by its owner only."""
+        path = self.directory / ADMIN_TOKEN_FILE
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            token = secrets.token_hex(16)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(token + "\n")
+            return token
+
     def rpc_url(self, index: int = 0) -> str:
         return self.endpoints["sequencers"][index]["rpc"]
 
@@ -367,6 +384,9 @@ class Devnet:
         log_path = self.directory / "logs" / f"{service.name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEQNET_")}
         env["PYTHONUNBUFFERED"] = "1"
+        if service.kind == "sequencer":
+            # by environment, not argv: `ps` shows argv to every local user
+            env[service.env_prefix + "ADMIN_TOKEN"] = self.admin_token
         with open(log_path, "ab") as log:
             log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} seqnet devnet: starting "
                       f"{service.name} on port {port}\n".encode())

@@ -64,10 +64,11 @@ def _decode(response: httpx.Response, what: str) -> Any:
 
 
 def request(method: str, url: str, *, json_body: Any = None, params: dict | None = None,
-            timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+            timeout_s: float = DEFAULT_TIMEOUT_S, headers: dict | None = None) -> Any:
     what = f"{method} {url}"
     try:
-        response = httpx.request(method, url, json=json_body, params=params, timeout=timeout_s)
+        response = httpx.request(method, url, json=json_body, params=params, timeout=timeout_s,
+                                 headers=headers)
     except httpx.HTTPError as error:
         raise ClientError(f"cannot reach {url}: {_reason(error)}") from None
     return _decode(response, what)

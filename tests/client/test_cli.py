@@ -63,6 +63,9 @@ def test_unreachable_node_fails_with_one_line_and_status_1(capsys, tmp_path):
     ["devnet", "up", "--sequencers", "9"],
     ["devnet", "up", "--fault", "7:reorder"],
     ["tx", "0x1234"],
+    ["fault", "show"],                      # no admin token in the directory
+    ["fault", "set", "seq2", "teleport", "--admin-token", "t"],
+    ["fault", "clear", "seq9", "--admin-token", "t"],
 ])
 def test_bad_input_fails_with_one_line(capsys, tmp_path, argv):
     code, out, err = run(capsys, *argv, "--dir", str(tmp_path))

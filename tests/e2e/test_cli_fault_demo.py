@@ -21,6 +21,31 @@ SEQ2_OPERATOR = "8"
 """Dev account index of seq2's operator (protocol.chainbuilder.devnet_operators: 9, 8, ...)."""
 
 
+def send_until_seq2_jailed(d: list[str], seq2_key: str, deadline_s: float = 420) -> tuple[dict, list, dict]:
+    """Five users at once, through seq1 (the default: an honest node), which forwards to the
+    slot's leader (seq2 leads 28% of the slots), until `status` shows seq2 jailed and slashed."""
+    deadline = time.monotonic() + deadline_s
+    sent = 0
+    while True:
+        senders = [subprocess.Popen([*seqnet_argv(), "send", "--to", BOB, "--value", "0.01",
+                                     "--from", str(i), "--wait", "receipt", *d],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   for i in range(5)]
+        for proc in senders:
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:  # an overloaded machine: the next round retries
+                proc.kill()
+                proc.wait()
+        sent += len(senders)
+        status = seqnet("status", "--json", *d).json()
+        seq2 = next(s for s in status["sequencers"] if s["node_key"].lower() == seq2_key)
+        slashes = [s for s in status["slashes"] if s["node_key"].lower() == seq2_key]
+        if seq2["status"] == "jailed" and slashes:
+            return seq2, slashes, status
+        assert time.monotonic() < deadline, f"seq2 not slashed after {sent} transactions: {seq2}"
+
+
 def test_reordering_sequencer_is_slashed_and_jailed_and_the_ranger_rewarded(tmp_path):
     directory = tmp_path / "devnet"
     d = ["--dir", str(directory)]
@@ -30,28 +55,8 @@ def test_reordering_sequencer_is_slashed_and_jailed_and_the_ranger_rewarded(tmp_
         assert endpoints["sequencers"][1]["faults"] == ["reorder"]
         ranger_operator = endpoints["rangers"][0]["operator"].lower()
         seq2_key = endpoints["sequencers"][1]["node_key"].lower()
-        deadline = time.monotonic() + 420
-        sent = 0
-        while True:
-            # Five users at once, through seq1 (the default: an honest node), which forwards to
-            # the slot's leader; seq2 leads 28% of the slots.
-            senders = [subprocess.Popen([*seqnet_argv(), "send", "--to", BOB, "--value", "0.01",
-                                         "--from", str(i), "--wait", "receipt", *d],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                       for i in range(5)]
-            for proc in senders:
-                try:
-                    proc.wait(timeout=120)
-                except subprocess.TimeoutExpired:  # an overloaded machine: the next round retries
-                    proc.kill()
-                    proc.wait()
-            sent += len(senders)
-            status = seqnet("status", "--json", *d).json()
-            seq2 = next(s for s in status["sequencers"] if s["node_key"].lower() == seq2_key)
-            slashes = [s for s in status["slashes"] if s["node_key"].lower() == seq2_key]
-            if seq2["status"] == "jailed" and slashes:
-                break
-            assert time.monotonic() < deadline, f"seq2 not slashed after {sent} transactions: {seq2}"
+        seq2, slashes, status = send_until_seq2_jailed(d, seq2_key)
+        deadline = time.monotonic() + 300
         assert int(seq2["slashed"]) > 0 and seq2["slashes"] >= 1
         slash = slashes[0]
         assert slash["reason"] == "receipt_violation", slash
@@ -75,11 +80,38 @@ def test_reordering_sequencer_is_slashed_and_jailed_and_the_ranger_rewarded(tmp_
             if attempt.code == 0:
                 break
             assert "UnjailTooEarly" in attempt.err, attempt.err
-            assert time.monotonic() < deadline + 120, "unjail still refused"
+            assert time.monotonic() < deadline, "unjail still refused"
             time.sleep(1.0)
         assert attempt.json()["method"] == "unjail"
         status = seqnet("status", "--json", *d).json()
         seq2 = next(s for s in status["sequencers"] if s["node_key"].lower() == seq2_key)
         assert seq2["status"] == "active", seq2
+    finally:
+        stop_directory(directory)
+
+
+def test_a_sequencer_made_to_cheat_at_runtime_is_slashed(tmp_path):
+    """`seqnet fault set seq2 reorder` on a running honest devnet (the sequencers' admin token
+    comes from <dir>/admin_token); refused with a wrong token or an unknown kind."""
+    directory = tmp_path / "devnet"
+    d = ["--dir", str(directory)]
+    try:
+        endpoints = seqnet("devnet", "up", "--detach", "--json", *d, timeout=400).json()
+        seq2_key = endpoints["sequencers"][1]["node_key"].lower()
+        token_file = directory / "admin_token"
+        assert token_file.stat().st_mode & 0o077 == 0  # the owner's only
+        shown = seqnet("fault", "show", "--json", *d).json()
+        assert [(r["sequencer"], r["faults"]) for r in shown] == [(f"seq{i}", []) for i in range(1, 5)]
+        wrong = seqnet("fault", "set", "seq2", "reorder", "--admin-token", "nope", *d, check=False)
+        assert wrong.code == 1 and "bad admin token" in wrong.err, wrong.err
+        unknown = seqnet("fault", "set", "seq2", "teleport", *d, check=False)
+        assert unknown.code == 1 and "unknown fault" in unknown.err
+        assert seqnet("fault", "set", "seq2", "reorder", "--json", *d).json() == \
+            {"sequencer": "seq2", "faults": ["reorder"]}
+        shown = {r["sequencer"]: r["faults"] for r in seqnet("fault", "show", "--json", *d).json()}
+        assert shown == {"seq1": [], "seq2": ["reorder"], "seq3": [], "seq4": []}
+        seq2, slashes, _ = send_until_seq2_jailed(d, seq2_key)
+        assert slashes[0]["reason"] == "receipt_violation" and int(seq2["slashed"]) > 0
+        assert seqnet("fault", "clear", "seq2", "--json", *d).json()["faults"] == []
     finally:
         stop_directory(directory)
