@@ -78,6 +78,10 @@ BigInt = BigInteger().with_variant(Integer(), "sqlite")
 """64-bit integer: BIGINT on PostgreSQL, INTEGER on SQLite (already 64-bit there, and only an
 INTEGER PRIMARY KEY is SQLite's auto-incrementing rowid)."""
 
+MAX_DB_INT = 2**63 - 1
+"""The largest int a BigInt column (or a query parameter) takes: both are signed 64-bit. Check
+ints from requests against it at the edge; a larger one raises OverflowError in the driver."""
+
 TYPE_ANNOTATION_MAP: dict[Any, Any] = {int: BigInt, bytes: LargeBinary}
 """`Mapped[int]` is a 64-bit integer (nonces, slots, block numbers outgrow PostgreSQL's INTEGER)
 and `Mapped[bytes]` a BLOB / BYTEA. Use `mapped_column(BigUint)` for amounts in wei."""

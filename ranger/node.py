@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from prometheus_client import Counter, Gauge
 
 from nodekit.http import ServiceClient
-from nodekit.db import create_all, make_engine, make_session_factory
+from nodekit.db import MAX_DB_INT, create_all, make_engine, make_session_factory
 from nodekit.loop import Clock, SystemClock
 from nodekit.metrics import make_registry
 from nodekit.settings import load_chain_params
@@ -158,8 +158,9 @@ class RangerNode:
     def observe(self, obj: SignedObject, source: str, block: Block | None = None) -> list[FindingRecord]:
         """Record a signed header or attestation seen from a sequencer; a second, different
         object signed by the same key for the same slot is equivocation. Objects whose
-        signature does not verify are ignored (returns [])."""
-        if not is_signed_object_valid(obj, self.params):
+        signature does not verify, or whose slot or number no real block has
+        (`fits_database`), are ignored (returns [])."""
+        if not is_signed_object_valid(obj, self.params) or not fits_database(obj):
             return []
         kind = "attestation" if isinstance(obj, Attestation) else "header"
         raw = encode_attestation(obj) if isinstance(obj, Attestation) \
@@ -183,6 +184,14 @@ class RangerNode:
                 findings.append(record)
                 break
         return findings
+
+
+def fits_database(obj: SignedObject) -> bool:
+    """Its slot and block number fit the database's 64-bit columns. Larger ones decode (RLP
+    integers have no bound) but name no real block: slot 2**63 lies 292 million years after
+    genesis. Such objects are noise, like a bad signature."""
+    named = obj if isinstance(obj, Attestation) else obj[0]
+    return named.slot <= MAX_DB_INT and named.number <= MAX_DB_INT
 
 
 def decode_observation(record: ObservationRecord) -> SignedObject:

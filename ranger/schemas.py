@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from nodekit.db import MAX_DB_INT
 from nodekit.jsonutil import Amount, Hash32, HexBytes, NodeKeyHex
 
 
@@ -37,8 +38,8 @@ class ReceiptIn(BaseModel):
     """A soft-confirmation receipt as sequencers return it (`protocol.receipts.receipt_to_json`)."""
 
     tx_hash: Hash32
-    slot: int = Field(ge=0)
-    index: int = Field(ge=0)
+    slot: int = Field(ge=0, le=MAX_DB_INT)
+    index: int = Field(ge=0, le=MAX_DB_INT)
     prefix_hash: Hash32
     leader: NodeKeyHex
     signature: HexBytes

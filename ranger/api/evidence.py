@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from nodekit.db import MAX_DB_INT
 from nodekit.errors import RemoteRejected
 from protocol.encoding import decode_attestation, decode_block, decode_signed_header
 from protocol.exceptions import InvalidEncoding, InvalidProof, ProtocolError
@@ -18,6 +19,7 @@ from protocol.fraud import evidence_block_number
 from .. import repo
 from ..detect import SignedObject, check_equivocation, slot_of
 from ..models import FindingRecord
+from ..node import fits_database
 from ..schemas import (
     AdminFraudProofRequest,
     AdminFraudProofResponse,
@@ -91,6 +93,9 @@ def post_equivocation(body: EquivocationRequest, node: NodeDep) -> FindingRespon
     first = decode_signed_object(body.first)
     second = decode_signed_object(body.second)
     finding = check_equivocation(first, second, node.params)
+    if finding is not None and not (fits_database(first) and fits_database(second)):
+        raise InvalidProof(f"not an equivocation: slot {slot_of(first)} lies beyond any real "
+                           f"slot (at most {MAX_DB_INT})")
     if finding is None:
         raise InvalidProof("not an equivocation: the objects must be of one kind, signed by one "
                            "key for one slot, name different blocks, and verify")

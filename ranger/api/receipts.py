@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
+from pydantic import ValidationError
 
+from nodekit.db import MAX_DB_INT
+from nodekit.errors_http import format_validation_errors
 from protocol.exceptions import InvalidReceipt
 from protocol.receipts import Receipt, encode_receipt, verify_receipt
 
@@ -42,8 +45,9 @@ def post_receipts(node: NodeDep, body: Any = Body(..., examples=[{
     for item in items:
         try:
             parsed = ReceiptIn.model_validate(item)
-        except Exception as error:  # noqa: BLE001 - pydantic's ValidationError, one line
-            raise InvalidReceipt(f"malformed receipt: {str(error).splitlines()[0]}") from None
+        except ValidationError as error:
+            raise InvalidReceipt(f"malformed receipt: "
+                                 f"{format_validation_errors(error.errors())}") from None
         receipt = Receipt(parsed.tx_hash, parsed.slot, parsed.index, parsed.prefix_hash,
                           parsed.leader, parsed.signature)
         if not verify_receipt(receipt, node.params.chain_id):
@@ -65,7 +69,7 @@ def list_receipts(node: NodeDep, limit: int = Query(100, ge=1, le=1000)) -> list
 
 
 @router.get("/receipts/{receipt_id}", response_model=ReceiptResponse)
-def get_receipt(receipt_id: int, node: NodeDep) -> ReceiptResponse:
+def get_receipt(node: NodeDep, receipt_id: int = Path(le=MAX_DB_INT)) -> ReceiptResponse:
     record = repo.get_receipt(node.sessions, receipt_id)
     if record is None:
         raise NotFound(f"no receipt {receipt_id}")
