@@ -7,6 +7,9 @@
 - request validation errors -> 422 `InvalidRequest` with a one-line readable detail;
 - `HTTPException` (404s, 405s, explicit aborts) -> its status, error = the status phrase
   without spaces (`NotFound`);
+- `TemporaryError` (L1 or a peer did not answer while serving the request) -> 503
+  `TemporaryError` with `Retry-After: 1`; `RemoteRejected` (another service's 4xx) -> 502
+  with that service's reason;
 - any other exception -> 500 `InternalError`, logged with its traceback. Bad input never
   produces an HTML page or a dropped connection.
 
@@ -28,6 +31,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from protocol.exceptions import ProtocolError
+
+from .errors import RemoteRejected, TemporaryError
 
 log = logging.getLogger("seqnet.http.errors")
 
@@ -96,6 +101,18 @@ def _http_exception_response(exc: HTTPException) -> Response:
                           headers=exc.headers)
 
 
+def service_error_response(exc: TemporaryError | RemoteRejected) -> Response:
+    """503 for a service this request needed that did not answer, 502 for one that refused."""
+    if isinstance(exc, RemoteRejected):
+        return error_response(502, exc.error or "RemoteRejected", f"upstream refused: {exc.detail}")
+    return error_response(503, type(exc).__name__, str(exc), headers={"Retry-After": "1"})
+
+
+async def _service_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, (TemporaryError, RemoteRejected))
+    return service_error_response(exc)
+
+
 def _internal_error_response(exc: BaseException) -> Response:
     return error_response(500, "InternalError", f"{type(exc).__name__}: {exc}"[:1000])
 
@@ -134,6 +151,10 @@ class CatchAllMiddleware:
                 raise
             await error_response(protocol_error_status(exc), exc.name, str(exc))(
                 scope, receive, send)
+        except (TemporaryError, RemoteRejected) as exc:
+            if started:
+                raise
+            await service_error_response(exc)(scope, receive, send)
         except ClientDisconnect:
             # The client went away before sending its whole body (wrk stopping, a killed
             # script): nobody is left to answer, and it is not our error.
@@ -150,6 +171,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProtocolError, _protocol_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_exception)
+    app.add_exception_handler(TemporaryError, _service_error)
+    app.add_exception_handler(RemoteRejected, _service_error)
     app.add_middleware(CatchAllMiddleware)
 
 
