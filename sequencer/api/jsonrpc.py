@@ -3,7 +3,8 @@ ethers.js and cast: send a transfer, wait for its receipt, read balances, nonces
 Block tags map to head labels: latest/pending = unsafe, safe = on L1, finalized = final.
 
 Errors follow geth: -32700 parse error, -32600 invalid request, -32601 method not found,
--32602 invalid params, -32000 transaction rejections with geth's messages; HTTP 200 always.
+-32602 invalid params, -32000 transaction rejections with geth's messages (and L1 or the
+leader not answering: "TemporaryError: ..."); HTTP 200 always.
 
 Spec: docs/spec/sequencer.md#json-rpc
 """
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 
+from nodekit.errors import ServiceError
 from protocol.blocks import QUEUE_FORCED_TX
 from protocol.constants import EMPTY_CODE_HASH, EMPTY_TRIE_ROOT, TX_GAS
 from protocol.exceptions import (
@@ -365,6 +367,9 @@ async def handle_one(node: Node, request: Any) -> dict | None:
     except (TypeError, ValueError) as error:
         return {"jsonrpc": "2.0", "id": request_id,
                 "error": {"code": -32602, "message": f"invalid params: {error}"}}
+    except ServiceError as error:  # L1 or the leader unreachable: this entry fails, not the batch
+        return {"jsonrpc": "2.0", "id": request_id,
+                "error": {"code": -32000, "message": f"{type(error).__name__}: {error}"}}
     if "id" not in request:
         return None
     return {"jsonrpc": "2.0", "id": request_id, "result": result}
