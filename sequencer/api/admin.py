@@ -10,7 +10,9 @@ from ..faults import validate_faults
 from ..schemas import FaultsRequest
 from .deps import NodeDep
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], responses={
+    401: {"description": "Missing or wrong bearer token"},
+    404: {"description": "Admin routes disabled (no --admin-token)"}})
 
 
 def _check(node, authorization: str | None) -> None:
