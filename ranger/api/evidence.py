@@ -106,7 +106,11 @@ def post_equivocation(body: EquivocationRequest, node: NodeDep) -> FindingRespon
     return finding_view(record)
 
 
-@router.post("/admin/fraud-proofs", response_model=AdminFraudProofResponse)
+@router.post("/admin/fraud-proofs", response_model=AdminFraudProofResponse, responses={
+    400: {"description": "Evidence that does not decode"},
+    403: {"description": "AdminDisabled: not a devnet, or admin_enabled is off"},
+    502: {"description": "L1 refused the proof (its reason)"},
+    503: {"description": "L1 unreachable"}})
 async def post_admin_fraud_proof(body: AdminFraudProofRequest,
                                  node: NodeDep) -> AdminFraudProofResponse:
     """Devnet debugging: submit `evidence` to L1 at once, skipping the local check (a false
