@@ -254,16 +254,16 @@ def cpu_busy_fraction(seconds: float = 1.0) -> float:
 
 def run_wrk(url: str, *, bodies: Path, out: Path, path: str, threads: int, connections: int,
             duration_s: float, rate: float = 0, targets: list[str] | None = None,
-            mode: str = "receipt") -> dict[str, Any]:
+            mode: str = "receipt", lua: Path = LUA) -> dict[str, Any]:
     env = dict(os.environ, SEQNET_WRK_BODIES=str(bodies), SEQNET_WRK_OUT=str(out),
                SEQNET_WRK_PATH=path, SEQNET_WRK_MODE=mode, SEQNET_WRK_THREADS=str(threads),
                SEQNET_WRK_RATE=str(rate), SEQNET_WRK_TARGETS=",".join(targets or []))
     argv = [WRK, f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--timeout", "10s",
-            "--latency", "-s", str(LUA), url]
+            "--latency", "-s", str(lua), url]
     started = time.time()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True,
                           timeout=duration_s + 60)
-    if proc.returncode != 0 or "ingest.lua:" in proc.stderr:
+    if proc.returncode != 0 or f"{lua.name}:" in proc.stderr:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr[-1500:]}")
     match = re.search(r"^WRK_RESULT (.*)$", proc.stdout, re.M)
     if match is None:
@@ -338,14 +338,15 @@ def cpu_per_tx(before: dict[str, float], after: dict[str, float], wrk_s: float,
 # --- the devnet ------------------------------------------------------------------------------------
 
 class BenchDevnet:
-    def __init__(self, directory: Path, extra_accounts: int, lead_s: float) -> None:
+    def __init__(self, directory: Path, extra_accounts: int, lead_s: float,
+                 slot_ms: int = 1000) -> None:
         self.directory = directory
         self.extra_accounts = extra_accounts
         self.procs = Processes(directory)
         names = ["l1"] + [f"seq{i + 1}" for i in range(SEQUENCERS)]
         self.ports = pick_ports(names)
         genesis = (int(time.time() * 1000) + int(lead_s * 1000) + 999) // 1000 * 1000
-        self.params = devnet_params(genesis_time_ms=genesis, lookahead_slots=4)
+        self.params = devnet_params(genesis_time_ms=genesis, lookahead_slots=4, slot_ms=slot_ms)
         self.params_file = directory / "params.json"
         write_params_file(self.params_file, self.params)
         self.http = httpx.Client(timeout=30)
