@@ -69,7 +69,7 @@ def list_receipts(node: NodeDep, limit: int = Query(100, ge=1, le=1000)) -> list
 
 
 @router.get("/receipts/{receipt_id}", response_model=ReceiptResponse)
-def get_receipt(node: NodeDep, receipt_id: int = Path(le=MAX_DB_INT)) -> ReceiptResponse:
+def get_receipt(node: NodeDep, receipt_id: int = Path(ge=0, le=MAX_DB_INT)) -> ReceiptResponse:
     record = repo.get_receipt(node.sessions, receipt_id)
     if record is None:
         raise NotFound(f"no receipt {receipt_id}")

@@ -41,7 +41,7 @@ def list_reports(node: NodeDep, limit: int = Query(100, ge=1, le=1000),
 
 
 @router.get("/reports/{finding_id}", response_model=FindingResponse)
-def get_report(node: NodeDep, finding_id: int = Path(le=MAX_DB_INT)) -> FindingResponse:
+def get_report(node: NodeDep, finding_id: int = Path(ge=0, le=MAX_DB_INT)) -> FindingResponse:
     record = repo.get_finding(node.sessions, finding_id)
     if record is None:
         raise NotFound(f"no report {finding_id}")
