@@ -26,8 +26,8 @@ bodies, signing in several processes; the pieces come from bench/ingest_bench.py
    (`--sweep-rate` tx/s at seq1), reporting missed slots, the fraction of the window's blocks
    that got a QC, and the shortest slot with no missed slot and every block attested.
 
-    .venv/bin/python bench/run.py --quick                      # ~2 min: 4 s phases, no JSON
-    .venv/bin/python bench/run.py --sweep 1000,500,250         # full run, bench/results/run.json
+    .venv/bin/python bench/run.py --quick                      # ~2.5 min: 4 s phases, no JSON
+    .venv/bin/python bench/run.py --sweep 1000,500,250         # ~12 min, bench/results/run.json
     .venv/bin/python bench/run.py --no-main --no-peers --sweep 1000,500,250 --quick
 
 Every process started here runs in its own process group and is killed at the end, on an
