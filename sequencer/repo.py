@@ -2,7 +2,7 @@
 
 The receipt path writes through `ReceiptWriter`: one prepared INSERT and one COMMIT per
 receipt on a connection kept open (no ORM, no session), committed before the receipt is
-signed. SQLite runs in WAL mode with synchronous=NORMAL: a committed transaction survives a
+released; a batch forwarded by a peer is committed once for all its receipts (group commit). SQLite runs in WAL mode with synchronous=NORMAL: a committed transaction survives a
 crash of the process (kill -9); only a power cut may lose the last ones (docs/spec/sequencer.md).
 """
 
@@ -54,8 +54,36 @@ class ReceiptWriter:
                 f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT (tx_hash) DO UPDATE SET "
                 + ", ".join(f"{name} = excluded.{name}" for name in RECEIPT_FIELDS))
 
+        self.deferred: list[tuple] | None = None
+
+    def defer(self) -> None:
+        """Group commit: buffer `record`s until `flush()`. The caller releases none of the
+        receipts before `flush()` returns, and does not yield to the event loop in between
+        (another coroutine could otherwise hand out a receipt not yet committed)."""
+        if self.deferred is None:
+            self.deferred = []
+
+    def flush(self) -> None:
+        """Commit the deferred records in one transaction and leave deferred mode."""
+        rows, self.deferred = self.deferred, None
+        if not rows:
+            return
+        if self.sqlite is not None:
+            try:
+                self.sqlite.executemany(self.sqlite_sql, rows)
+                self.sqlite.commit()
+            except BaseException:
+                self.sqlite.rollback()
+                raise
+            return
+        columns = ("tx_hash",) + RECEIPT_FIELDS
+        self._write([dict(zip(columns, row)) for row in rows])
+
     def record(self, tx_hash: bytes, raw: bytes, slot: int, index: int, prefix_hash: bytes,
                signature: bytes, received_ms: int) -> None:
+        if self.deferred is not None:
+            self.deferred.append((tx_hash, raw, slot, index, prefix_hash, signature, received_ms))
+            return
         if self.sqlite is not None:
             try:
                 self.sqlite.execute(self.sqlite_sql, (tx_hash, raw, slot, index, prefix_hash,
@@ -70,6 +98,7 @@ class ReceiptWriter:
                      "received_ms": received_ms})
 
     def record_many(self, rows: list[dict]) -> None:
+        self.flush()  # keep the order of writes: a later upsert of the same hash wins
         if rows:
             self._write(rows)
 
@@ -82,6 +111,7 @@ class ReceiptWriter:
             raise
 
     def close(self) -> None:
+        self.flush()
         self.conn.close()
 
 

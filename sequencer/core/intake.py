@@ -50,6 +50,20 @@ def _hex(data: bytes) -> str:
     return "0x" + data.hex()
 
 
+def _receipt_at_once(node: "Node", tx) -> Receipt | None:
+    """The receipt this node can give without waiting (no await): the one a sequenced
+    transaction already has, or a new one from its open session; None otherwise."""
+    known = node.get_receipt(tx.hash)
+    if known is not None and tx.hash in node.store.tx_index:
+        return known  # already sequenced (e.g. the leader answered late): same receipt
+    session = node.session
+    if session is not None and session.open and \
+            session.slot >= node.current_slot(node.clock.now_ms()):
+        # this slot's session, or the next one's opened early in the seal window
+        return receipt_in_session(node, session, tx)
+    return None
+
+
 async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receipt:
     """Get `raw` a leader's receipt (see the module docstring)."""
     tx = node.decode(raw)
@@ -59,14 +73,11 @@ async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receip
     pooled = added_to_pool = False
     slot_ms = node.params.slot_ms
     for _ in range(MAX_POLLS):
-        known = node.get_receipt(tx.hash)
-        if known is not None and tx.hash in node.store.tx_index:
-            return known  # already sequenced (e.g. the leader answered late): same receipt
+        receipt = _receipt_at_once(node, tx)
+        if receipt is not None:
+            return receipt
         now = node.clock.now_ms()
         session = node.session
-        if session is not None and session.open and session.slot >= node.current_slot(now):
-            # this slot's session, or the next one's opened early in the seal window
-            return receipt_in_session(node, session, tx)
         slot = intake_slot(node, now)
         leader = node.cached_leader(slot)
         if leader is None:
@@ -135,19 +146,65 @@ def _unpool(node: "Node", tx) -> None:
 async def submit_forwarded(node: "Node", raws: list[bytes | ProtocolError]) -> list[dict]:
     """The leader's side of `POST /peer/forward_batch`: one result per transaction, in order
     (so receipts follow the order the forwarder received them in). An entry that could not
-    be parsed is passed as its error."""
+    be parsed is passed as its error.
+
+    Group commit: the receipts its open session gives at once are written in one database
+    transaction, committed before any of them is answered and before this coroutine yields
+    to the event loop (nothing else can hand them out meanwhile: they are not gossiped, not
+    served). A transaction that must wait (no open session yet) commits the group first."""
     results: list[dict] = []
-    for raw in raws:
-        try:
-            if isinstance(raw, ProtocolError):
-                raise raw
-            receipt = await submit(node, raw, forwarded=True)
-        except ProtocolError as error:
-            results.append({"status": protocol_error_status(error), "error": error.name,
-                            "detail": str(error)})
-            continue
-        results.append({"receipt": receipt_to_json(receipt)})
+    group: list[tuple[int, object]] = []   # (position in results, tx) awaiting the commit
+    writer = node.receipt_writer
+    try:
+        for raw in raws:
+            writer.defer()
+            try:
+                if isinstance(raw, ProtocolError):
+                    raise raw
+                tx = node.decode(raw)
+                validate_transaction_static(tx, node.params)
+                if "offline" in node.faults:
+                    raise NodeUnavailable("this sequencer is offline (fault flag)")
+                receipt = _receipt_at_once(node, tx)
+                if receipt is not None:
+                    group.append((len(results), tx))
+                else:
+                    _commit_group(node, results, group)
+                    receipt = await submit(node, raw, forwarded=True)
+            except ProtocolError as error:
+                results.append({"status": protocol_error_status(error), "error": error.name,
+                                "detail": str(error)})
+                continue
+            results.append({"receipt": receipt_to_json(receipt)})
+    finally:
+        _commit_group(node, results, group)
     return results
+
+
+def _commit_group(node: "Node", results: list[dict], group: list) -> None:
+    """Commit the deferred receipts; if the database refuses, take them back (never
+    answered, never gossiped) and answer each of their transactions with the reason."""
+    try:
+        node.receipt_writer.flush()
+    except Exception as error:  # noqa: BLE001 - SQLAlchemy/DBAPI errors alike, all of them fatal here
+        node.log.error("group commit of %d receipts failed: %s", len(group), error)
+        failure = NodeUnavailable(f"the receipt could not be stored: {error}")
+        for position, tx in group:
+            _take_back_receipt(node, tx)
+            if position < len(results):
+                results[position] = {"status": protocol_error_status(failure),
+                                     "error": failure.name, "detail": str(failure)}
+    group.clear()
+
+
+def _take_back_receipt(node: "Node", tx) -> None:
+    node.receipts.pop(tx.hash, None)
+    node.receipt_raws.pop(tx.hash, None)
+    raw = _hex(tx.raw)
+    node.gossip_buffer[:] = [item for item in node.gossip_buffer if item["raw"] != raw]
+    entry = node.mempool.get(tx.hash)
+    if entry is not None:
+        entry.receipt = None
 
 
 def on_gossip(node: "Node", sender: bytes, items: list[dict]) -> int:

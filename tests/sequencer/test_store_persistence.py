@@ -161,3 +161,34 @@ def test_receipt_writer_replaces_an_earlier_receipt_and_never_keeps_the_write_lo
     assert {r.tx_hash for r in repo.load_receipts(engine)} == {tx_hash, keccak256(b"next")}
     writer.close()
     engine.dispose()
+
+
+def test_receipt_writer_group_commit_writes_in_order_and_rolls_back_whole(database_url):
+    """Deferred records are committed together by flush(), after any earlier ones, so a later
+    upsert of the same hash wins; a refused group leaves nothing behind and no lock."""
+    import time
+
+    engine = make_engine(database_url)
+    create_all(engine, models.metadata)
+    writer = repo.ReceiptWriter(engine)
+    first, second = keccak256(b"g1"), keccak256(b"g2")
+    writer.defer()
+    writer.record(first, b"raw1", 5, 0, b"\x01" * 32, b"\x02" * 64, 1000)
+    writer.record(second, b"raw2", 5, 1, b"\x03" * 32, b"\x04" * 64, 1000)
+    writer.record(first, b"raw1", 6, 0, b"\x05" * 32, b"\x06" * 64, 2000)  # receipted again
+    assert repo.load_receipts(engine) == []  # nothing committed before flush
+    writer.flush()
+    rows = {r.tx_hash: (r.slot, r.idx) for r in repo.load_receipts(engine)}
+    assert rows == {first: (6, 0), second: (5, 1)}
+    writer.defer()
+    writer.record(keccak256(b"g3"), b"raw3", 7, 0, b"\x07" * 32, b"\x08" * 64, 3000)
+    writer.record(keccak256(b"g4"), None, 7, 1, b"\x09" * 32, b"\x0a" * 64, 3000)  # NOT NULL
+    with pytest.raises(Exception):
+        writer.flush()
+    assert writer.deferred is None
+    assert {r.tx_hash for r in repo.load_receipts(engine)} == {first, second}
+    started = time.monotonic()
+    repo.save_block(engine, b"\x0b" * 32, 1, 1, b"\x00" * 32, b"block", None, b"\x0c" * 20, 1)
+    assert time.monotonic() - started < 2.0, "save_block waited on a lock the writer kept"
+    writer.close()
+    engine.dispose()

@@ -79,6 +79,52 @@ def test_forward_batch_answers_one_result_per_transaction_in_order(tmp_path):
             assert results[1]["status"] == 400 and results[1]["error"] == "InvalidEncoding"
             assert results[3]["status"] == 400 and results[3]["error"] == "NonceTooLow"
             assert len(leader.session.txs) == 3
+            # group commit: every receipt answered is in the leader's database already
+            from sequencer import repo
+            for receipt in receipts:
+                row = repo.get_receipt(leader.engine, receipt.tx_hash)
+                assert row is not None and (row.slot, row.idx) == (receipt.slot, receipt.index)
+            assert leader.receipt_writer.deferred is None
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_forward_batch_answers_no_receipt_the_database_refused(tmp_path):
+    """A failed group commit: no receipt is answered, kept in memory or gossiped."""
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            leader = await _open_slot(net, 2)
+            peer = next(n for n in net.nodes if n is not leader)
+            raws = [transfer(net.params, 2, 0), transfer(net.params, 3, 0)]
+            writer = leader.receipt_writer
+
+            class Refusing:
+                def __init__(self, inner):
+                    self.inner = inner
+
+                def executemany(self, *args):
+                    raise OSError("disk full")
+
+                def rollback(self):
+                    self.inner.rollback()
+
+            real, writer.sqlite = writer.sqlite, Refusing(writer.sqlite)
+            try:
+                answer = await peer.peer_client.post(f"http://{leader.settings.name}",
+                                                     "/peer/forward_batch",
+                                                     {"raws": ["0x" + r.hex() for r in raws]})
+            finally:
+                writer.sqlite = real
+            results = answer["results"]
+            assert [r.get("error") for r in results] == ["NodeUnavailable"] * 2, results
+            assert all(r["status"] == 503 and "disk full" in r["detail"] for r in results)
+            hashes = {leader.decode(r).hash for r in raws}
+            assert not hashes & set(leader.receipts)
+            assert not any(item.get("receipt") for item in leader.gossip_buffer)
+            from sequencer import repo
+            assert all(repo.get_receipt(leader.engine, h) is None for h in hashes)
         finally:
             await net.close()
     run(scenario())
@@ -102,6 +148,37 @@ def test_non_leader_forwards_concurrent_transactions_in_few_batches(tmp_path):
             # slot), not 20
             assert peer.forwarder.batches_sent <= 2
             assert len(leader.session.txs) == len(raws)
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_forward_batch_waits_for_the_leaders_session_to_open(tmp_path):
+    """Forwarded to the leader of the slot before its session opened (the slot just began):
+    held, then receipted in that slot (the path that commits the group and waits)."""
+    async def scenario():
+        import asyncio
+
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            await net.run_slot(1)
+            await net.run_slot(2)
+            leader = await net.leader(3)
+            peer = next(n for n in net.nodes if n is not leader)
+            start3 = params.genesis_time_ms + 3 * params.slot_ms
+            await net.clock.set_ms(start3 + 1, settle=1)
+            leader.session = None  # as if its loop had not ticked yet in slot 3
+            raws = ["0x" + transfer(params, 2, 0).hex(), "0x" + transfer(params, 3, 0).hex()]
+            task = asyncio.create_task(peer.peer_client.post(
+                f"http://{leader.settings.name}", "/peer/forward_batch", {"raws": raws}))
+            for _ in range(5):
+                await asyncio.sleep(0.01)
+            assert not task.done()  # held: no session yet
+            await net.tick_all(start3 + params.parent_wait_ms)
+            results = (await asyncio.wait_for(task, 10))["results"]
+            receipts = [receipt_from_json(r["receipt"]) for r in results]
+            assert [(r.slot, r.index) for r in receipts] == [(3, 0), (3, 1)]
         finally:
             await net.close()
     run(scenario())
