@@ -77,6 +77,9 @@ class Node:
         """Receipts this node signed, by tx hash."""
         self.receipt_raws: dict[bytes, bytes] = {}
         self.relayed: dict[bytes, Receipt] = {}
+        self.latest_peer_receipt_slot = -1
+        """The newest slot a peer leader's receipt was seen for (gossip, forwarding): that
+        leader was alive and will seal a block the next leader should wait for."""
         """Receipts of other leaders this node relayed or was gossiped (bounded)."""
         self.attestations: dict[bytes, dict[bytes, bytes]] = {}
         """block hash -> attester -> signature (verified)."""
@@ -202,6 +205,8 @@ class Node:
 
     def remember_receipt(self, receipt: Receipt) -> None:
         if receipt.leader != self.key.public:
+            if receipt.slot > self.latest_peer_receipt_slot:
+                self.latest_peer_receipt_slot = receipt.slot
             if len(self.relayed) >= DECODE_CACHE_SIZE:
                 self.relayed.clear()
             self.relayed[receipt.tx_hash] = receipt

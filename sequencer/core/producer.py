@@ -226,9 +226,22 @@ async def tick(node: "Node", now_ms: int) -> None:
             return  # the parent is not here yet: open at the slot's start, as usual
     elif now_ms >= compute_slot_start_ms(slot + 1, node.params) - seal_margin_ms(node):
         return  # too late for this slot (e.g. the loop stalled)
-    elif not previous and now_ms < start + node.params.parent_wait_ms:
+    elif not previous and now_ms < start + parent_wait_ms(node, slot):
         return
     await open_session(node, slot)
+
+
+def parent_wait_ms(node: "Node", slot: int) -> int:
+    """How long the leader of `slot` waits for the block of `slot - 1`: `parent_wait_ms`, or
+    half the slot when that block's leader was seen handing out receipts for it (gossip,
+    forwarding). A live leader with transactions will seal a block, and one starved of CPU
+    seals it late: building on the block before would orphan it and push its transactions
+    back by slots. An offline leader hands out nothing, so failover still costs only
+    `parent_wait_ms` (docs/adr/0004-parent-wait.md)."""
+    wait = node.params.parent_wait_ms
+    if node.latest_peer_receipt_slot >= slot - 1:
+        wait = max(wait, node.params.slot_ms // 2)
+    return wait
 
 
 async def open_session(node: "Node", slot: int) -> SlotSession:

@@ -136,3 +136,45 @@ def test_next_leader_takes_transactions_in_the_seal_window(tmp_path):
         finally:
             await net.close()
     run(scenario())
+
+
+def test_next_leader_waits_longer_for_a_live_leaders_late_block(tmp_path):
+    """The previous leader was seen handing out receipts: its block is coming (late on a
+    starved machine), so the next leader waits up to half a slot for it instead of
+    `parent_wait_ms`, and builds on it. Without such receipts it waits `parent_wait_ms`."""
+    from sequencer.core import producer, validator
+
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            leaders = [await net.nodes[0].leader_of(s) for s in range(0, 40)]
+            slot = next(s for s in range(2, 38) if leaders[s] != leaders[s + 1])
+            for s in range(1, slot):
+                await net.run_slot(s)
+            start = params.genesis_time_ms + slot * params.slot_ms
+            await net.tick_all(start + params.parent_wait_ms)
+            late, nxt = net.node_by_key(leaders[slot]), net.node_by_key(leaders[slot + 1])
+            assert producer.parent_wait_ms(nxt, slot + 1) == params.parent_wait_ms
+            async with client_of(net, late.settings.name) as client:
+                response = await client.post("/txs", json={"raw": "0x" + transfer(params, 0, 0).hex()})
+                assert response.status_code == 200, response.text
+            await net.tick_all(start + params.parent_wait_ms + 60)   # gossip the receipt
+            assert nxt.latest_peer_receipt_slot == slot
+            assert producer.parent_wait_ms(nxt, slot + 1) == params.slot_ms // 2
+            peers, late.peers = late.peers, {}                        # its block is "late":
+            late.peers_refreshed_ms = float("inf")
+            await net.tick_all(start + params.slot_ms - 5)            # it seals, tells nobody
+            next_start = start + params.slot_ms
+            await net.tick_all(next_start + params.parent_wait_ms + 20)
+            assert nxt.session is None or nxt.session.slot != slot + 1  # still waiting
+            late.peers = peers
+            block = late.store.head.block
+            assert block.slot == slot and len(block.transactions) == 1
+            assert await validator.on_block(nxt, block, "test") == "accepted"
+            await net.tick_all(next_start + params.parent_wait_ms + 30)
+            assert nxt.session is not None and nxt.session.slot == slot + 1
+            assert nxt.session.parent.hash == block.hash   # built on the late block
+        finally:
+            await net.close()
+    run(scenario())
