@@ -15,7 +15,7 @@ import httpx
 from fastapi import FastAPI
 
 from nodekit.errors import RemoteRejected, TemporaryError
-from nodekit.errors_http import install_error_handlers
+from nodekit.errors_http import install_body_size_limit, install_error_handlers
 from nodekit.fastlane import install_fast_routes
 from nodekit.loop import Clock, run_loop
 from nodekit.metrics import install_request_metrics, metrics_router
@@ -112,4 +112,5 @@ def create_app(settings: SequencerSettings, clock: Clock | None = None, *,
     app.include_router(metrics_router(node.metrics.registry))
     install_request_metrics(app, node.metrics.registry)
     install_error_handlers(app)
+    install_body_size_limit(app, settings.max_body_bytes)
     return app

@@ -61,6 +61,8 @@ class SequencerSettings(NodeSettings):
     """Run the job loops; tests turn them off and drive each job's tick with a fake clock."""
     register_on_start: bool = True
     """Register on L1 (register_sequencer) when the node key is not registered yet."""
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    """Requests with larger bodies get 413 (a block of a full 1 s slot is well under 1 MiB)."""
     producer_tick_ms: int = Field(10, ge=1)
     """Interval of the slot loop (parent fix, seal)."""
     gossip_ms: int = Field(50, ge=1)
