@@ -10,7 +10,7 @@ Layout of a devnet directory:
     devnet.json      what was started (counts, faults, ports): resume reuses the ports if free
     endpoints.json   {"chain_id", "l1", "sequencers": [...], "rangers": [...], "accounts": [...]}
     pids.json        the running processes (for `seqnet devnet down` and `status`)
-    admin_token      the sequencers' /admin bearer token (mode 0600; `seqnet fault`)
+    admin_token      the sequencers' and rangers' /admin bearer token (mode 0600; `seqnet fault`)
     logs/<name>.log  each service's stdout and stderr
     <name>/          each service's data directory (SQLite files)
     receipts/        receipts kept by `seqnet send`
@@ -208,6 +208,8 @@ class Devnet:
     running: dict[str, Running] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     report: Reporter = _quiet
+    log_level: str = "info"
+    """The services' log level (`launch` sets it; `restart` keeps it)."""
 
     # --- construction -------------------------------------------------------------------
 
@@ -345,6 +347,7 @@ class Devnet:
                only: Iterable[str] | None = None) -> None:
         """Start the L1, register the sequencers and rangers on it, start them; wait for health."""
         (self.directory / "logs").mkdir(exist_ok=True)
+        self.log_level = log_level
         services = self.topology.services
         wanted = set(only) if only is not None else {s.name for s in services}
         unknown = wanted - {s.name for s in services}
@@ -384,7 +387,7 @@ class Devnet:
         log_path = self.directory / "logs" / f"{service.name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEQNET_")}
         env["PYTHONUNBUFFERED"] = "1"
-        if service.kind == "sequencer":
+        if service.kind in ("sequencer", "ranger"):
             # by environment, not argv: `ps` shows argv to every local user
             env[service.env_prefix + "ADMIN_TOKEN"] = self.admin_token
         with open(log_path, "ab") as log:
@@ -524,7 +527,7 @@ class Devnet:
     def restart(self, name: str, health_timeout_s: float = HEALTH_TIMEOUT_S) -> None:
         """Start one stopped service again with the same settings."""
         service = next(s for s in self.topology.services if s.name == name)
-        self._spawn(service, "info")
+        self._spawn(service, self.log_level)
         self._wait_healthy([name], health_timeout_s)
 
 

@@ -65,6 +65,9 @@ class RangerSettings(NodeSettings):
     """Register on L1 (register_ranger) when not registered yet."""
     admin_enabled: bool = True
     """Serve /admin/* (devnet debugging: submit arbitrary evidence). Devnet chains only."""
+    admin_token: str = ""
+    """When set, /admin/* also needs `Authorization: Bearer <token>` (the devnet launcher sets
+    it: whoever reaches the ranger could otherwise spend its bond on false accusations)."""
 
     @field_validator("node_key_seed")
     @classmethod

@@ -11,3 +11,9 @@ class NotFound(ProtocolError):
 
 class AdminDisabled(ProtocolError):
     """/admin routes are served on devnet chains only, with admin_enabled (HTTP 403)."""
+
+
+class AdminUnauthorized(ProtocolError):
+    """/admin routes need the ranger's admin token (HTTP 401)."""
+
+    http_status = 401

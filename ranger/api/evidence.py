@@ -7,7 +7,9 @@ Spec: docs/spec/ranger.md#observations
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+
+from fastapi import APIRouter, Header
 
 from nodekit.db import MAX_DB_INT
 from nodekit.errors import RemoteRejected
@@ -29,7 +31,7 @@ from ..schemas import (
     ObservationsResponse,
 )
 from .deps import NodeDep
-from .errors import AdminDisabled
+from .errors import AdminDisabled, AdminUnauthorized
 from .reports import finding_view
 
 router = APIRouter(tags=["evidence"])
@@ -108,15 +110,21 @@ def post_equivocation(body: EquivocationRequest, node: NodeDep) -> FindingRespon
 
 @router.post("/admin/fraud-proofs", response_model=AdminFraudProofResponse, responses={
     400: {"description": "Evidence that does not decode"},
+    401: {"description": "AdminUnauthorized: admin_token is set and the bearer token differs"},
     403: {"description": "AdminDisabled: not a devnet, or admin_enabled is off"},
     502: {"description": "L1 refused the proof (its reason)"},
     503: {"description": "L1 unreachable"}})
-async def post_admin_fraud_proof(body: AdminFraudProofRequest,
-                                 node: NodeDep) -> AdminFraudProofResponse:
+async def post_admin_fraud_proof(body: AdminFraudProofRequest, node: NodeDep,
+                                 authorization: str | None = Header(None)
+                                 ) -> AdminFraudProofResponse:
     """Devnet debugging: submit `evidence` to L1 at once, skipping the local check (a false
     accusation is refused by L1 and costs the bond). Recorded as a report of source admin."""
     if not (node.settings.admin_enabled and node.params.is_devnet):
         raise AdminDisabled("admin routes are disabled")
+    token = node.settings.admin_token
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if token and not hmac.compare_digest(given.encode(), token.encode()):
+        raise AdminUnauthorized("bad or missing admin token (Authorization: Bearer ...)")
     evidence = decode_evidence(body.kind, body.evidence)
     block_number = evidence_block_number(evidence)
     slot = (evidence.block.header.slot if hasattr(evidence, "block")

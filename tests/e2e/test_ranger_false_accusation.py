@@ -35,8 +35,14 @@ def test_false_accusation_is_rejected_and_costs_the_bond(tmp_path):
             apply_block(state.copy(), block, fee_recipient, s.params)   # it is valid
             evidence = encode_evidence(InvalidStateEvidence(block, tuple(witness)))
             balance = int(s.l1.get(f"/accounts/{hx(RANGER_OPERATOR.address)}")["balance"])
-            answer = s.ranger.post("/admin/fraud-proofs",
-                                   {"kind": "invalid_state", "evidence": hx(evidence)})
+            from nodekit.http import SyncServiceClient
+            body = {"kind": "invalid_state", "evidence": hx(evidence)}
+            with SyncServiceClient(net.url("ranger1"), timeout_s=30.0) as anonymous:
+                with pytest.raises(Exception, match="401|admin token"):
+                    anonymous.post("/admin/fraud-proofs", body)  # the launcher set a token
+            with SyncServiceClient(net.url("ranger1"), timeout_s=30.0, headers={
+                    "Authorization": f"Bearer {net.admin_token}"}) as admin:
+                answer = admin.post("/admin/fraud-proofs", body)
             assert answer["result"]["status"] == "rejected"
             after = int(s.l1.get(f"/accounts/{hx(RANGER_OPERATOR.address)}")["balance"])
             assert after == balance - s.params.fraud_bond_wei

@@ -260,3 +260,19 @@ def test_pulls_observations_from_sequencers(net):
     report = net.ranger.get("/reports").json()[0]
     assert report["kind"] == "equivocation" and report["source"] == "observation"
     assert net.ranger.get("/stats").json()["observations"] == 3
+
+
+def test_admin_route_needs_the_token_when_one_is_set(net):
+    """The devnet launcher gives the ranger an admin token: without it, whoever reaches the
+    ranger could spend its bond on false accusations."""
+    object.__setattr__(net.node.settings, "admin_token", "s3cret")
+    body = {"kind": "invalid_state", "evidence": "0x00"}
+    before = net.balance(RANGER_OPERATOR)
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        response = net.ranger.post("/admin/fraud-proofs", json=body, headers=headers)
+        assert response.status_code == 401, response.text
+        assert response.json()["error"] == "AdminUnauthorized"
+    response = net.ranger.post("/admin/fraud-proofs", json=body,
+                               headers={"Authorization": "Bearer s3cret"})
+    assert response.status_code == 400, response.text   # past the token: the evidence is junk
+    assert net.balance(RANGER_OPERATOR) == before
