@@ -54,6 +54,9 @@ class BlockResponse(BaseModel):
     queue_items: int
     attesters: list[str]
     raw: str | None = Field(None, description="RLP of the full block (with raw=true)")
+    qc: str | None = Field(None, description="RLP of the block's QC once this node knows it "
+                                             "(with raw=true): a syncing node needs the QC of "
+                                             "the newest block, which no later header carries yet")
 
 
 class TransactionResponse(BaseModel):

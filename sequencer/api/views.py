@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from protocol.blocks import QUEUE_FORCED_TX
-from protocol.encoding import encode_block
+from protocol.encoding import encode_block, encode_qc
 from protocol.exceptions import InvalidEncoding, ProtocolError
 from protocol.receipts import receipt_to_json
 from protocol.state import Account
@@ -70,6 +70,7 @@ def block_view(node: Node, entry: Entry, raw: bool = False) -> dict[str, Any]:
         "attesters": [hx(k) for k in node.attestations.get(entry.hash, {})]
         or ([hx(k) for k, _ in entry.qc.signers] if entry.qc else []),
         "raw": hx(encode_block(entry.block)) if raw else None,
+        "qc": hx(encode_qc(entry.qc)) if raw and entry.qc else None,
     }
 
 
