@@ -268,8 +268,21 @@ async def seal(node: "Node", session: SlotSession, now_ms: int) -> Block | None:
     params = node.params
     end = compute_slot_start_ms(session.slot + 1, params)
     better = node.store.choose_parent(session.slot)
-    if better is not session.parent and better.slot > session.parent.slot:
-        await rebase(node, session, better)
+    if better is not session.parent and better.slot > session.parent.slot and \
+            not await rebase(node, session, better):
+        # A newer block arrived after the parent was fixed and the receipted transactions
+        # cannot move onto it (some are in it already). A block on the old parent would have
+        # the higher slot and orphan the newer one, attested by now: sign nothing instead; the
+        # receipted transactions go to the next leader, as without a QC (found by the chaos
+        # suite, tests/chaos).
+        session.open = False
+        session.done = True
+        node.metrics.slots_skipped.inc()
+        node.log.info("slot %d: block %d (slot %d) arrived after the parent %d was fixed and "
+                      "the session cannot move onto it; no block, %d receipted txs handed over",
+                      session.slot, better.number, better.slot, session.parent.number,
+                      len(session.txs))
+        return None
     parent = session.parent
     if parent.qc is None and parent.number != 0:
         if now_ms < end:
