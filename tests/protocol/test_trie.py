@@ -10,9 +10,10 @@ import random
 
 import pytest
 import rlp
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from trie import HexaryTrie
+from trie.exceptions import ValidationError as TrieValidationError
 
 from protocol.constants import EMPTY_TRIE_ROOT
 from protocol.exceptions import InvalidProof, MissingWitnessNode
@@ -132,17 +133,25 @@ def test_setting_the_same_value_keeps_the_root_clean() -> None:
     items=st.dictionaries(st.one_of(short_keys, long_keys), values, min_size=1, max_size=40),
     probe=short_keys,
 )
+@example(items={b"\x00\x00": b"\x00", b"\x00\x00\x00": b"\x00"}, probe=b"\x00")  # py-trie fails
 def test_proofs_equal_py_trie_and_verify(items, probe) -> None:
     trie = Trie.from_items(items.items())
     oracle = _oracle(items)
     root = trie.root_hash()
     for key in [*list(items)[:10], probe]:
         proof = trie.get_proof(key)
-        assert proof == _hashed_proof(oracle, key)
         assert verify_proof(root, key, proof) == items.get(key)
-        assert HexaryTrie.get_from_proof(root, key, [rlp.decode(node) for node in proof]) == items.get(
-            key, b""
-        )
+        try:
+            expected = _hashed_proof(oracle, key)
+            from_proof = HexaryTrie.get_from_proof(root, key, [rlp.decode(node) for node in proof])
+        except TrieValidationError:
+            # py-trie 4.0 cannot prove or read the absence of a key that ends inside an
+            # extension ("Traverse should never return an extension node with remaining key"):
+            # the oracle has nothing to compare with; ours proves the absence (checked above)
+            assert key not in items
+            continue
+        assert proof == expected
+        assert from_proof == items.get(key, b"")
 
 
 def test_verify_proof_rejects_missing_and_malformed_nodes() -> None:
