@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from protocol.encoding import decode_block
+from protocol.schedule import compute_epoch
 
 from .. import repo
 from .validator import on_block, update_chain
@@ -40,6 +41,19 @@ async def tick(node: "Node", now_ms: int) -> None:
     node.l1_recorded = max(node.l1_recorded, node.store.safe_number)
     node.metrics.head.labels("safe").set(node.store.safe_number)
     node.metrics.head.labels("finalized").set(node.store.finalized_number)
+    await prefetch_next_set(node, now_ms)
+
+
+async def prefetch_next_set(node: "Node", now_ms: int) -> None:
+    """Fetch the next epoch's set as soon as L1 snapshots it (`lookahead_slots` before the
+    epoch starts), not when the epoch starts: an L1 outage at the epoch change must not stop
+    the chain (found by the chaos suite)."""
+    slot = node.current_slot(now_ms)
+    if slot < 0:
+        return
+    upcoming = compute_epoch(slot + node.params.lookahead_slots, node.params)
+    if upcoming not in node.sets:
+        await node.get_set(upcoming)
 
 
 def roll_back(node: "Node", head_number: int) -> None:
