@@ -66,36 +66,31 @@ class ReceiptWriter:
     def flush(self) -> None:
         """Commit the deferred records in one transaction and leave deferred mode."""
         rows, self.deferred = self.deferred, None
-        if not rows:
-            return
-        if self.sqlite is not None:
-            try:
-                self.sqlite.executemany(self.sqlite_sql, rows)
-                self.sqlite.commit()
-            except BaseException:
-                self.sqlite.rollback()
-                raise
-            return
-        columns = ("tx_hash",) + RECEIPT_FIELDS
-        self._write([dict(zip(columns, row)) for row in rows])
+        if rows:
+            self._write_tuples(rows)
 
     def record(self, tx_hash: bytes, raw: bytes, slot: int, index: int, prefix_hash: bytes,
                signature: bytes, received_ms: int) -> None:
+        row = (tx_hash, raw, slot, index, prefix_hash, signature, received_ms)
         if self.deferred is not None:
-            self.deferred.append((tx_hash, raw, slot, index, prefix_hash, signature, received_ms))
+            self.deferred.append(row)
+        else:
+            self._write_tuples([row])
+
+    def _write_tuples(self, rows: list[tuple]) -> None:
+        if self.sqlite is None:
+            columns = ("tx_hash",) + RECEIPT_FIELDS
+            self._write([dict(zip(columns, row)) for row in rows])
             return
-        if self.sqlite is not None:
-            try:
-                self.sqlite.execute(self.sqlite_sql, (tx_hash, raw, slot, index, prefix_hash,
-                                                      signature, received_ms))
-                self.sqlite.commit()
-            except BaseException:
-                self.sqlite.rollback()
-                raise
-            return
-        self._write({"tx_hash": tx_hash, "raw": raw, "slot": slot, "idx": index,
-                     "prefix_hash": prefix_hash, "signature": signature,
-                     "received_ms": received_ms})
+        try:
+            if len(rows) == 1:
+                self.sqlite.execute(self.sqlite_sql, rows[0])
+            else:
+                self.sqlite.executemany(self.sqlite_sql, rows)
+            self.sqlite.commit()
+        except BaseException:
+            self.sqlite.rollback()
+            raise
 
     def record_many(self, rows: list[dict]) -> None:
         self.flush()  # keep the order of writes: a later upsert of the same hash wins
