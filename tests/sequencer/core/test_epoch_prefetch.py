@@ -33,3 +33,24 @@ def test_next_epoch_set_is_fetched_ahead_and_blocks_go_on_while_l1_is_down(tmp_p
         finally:
             await net.close()
     run(scenario())
+
+
+def test_follower_freezes_the_long_lived_heap_every_gc_freeze_ms(tmp_path):
+    import gc
+
+    async def scenario():
+        net = await make_net(tmp_path, settings_changes={1: {"gc_freeze_ms": 0}})
+        try:
+            frozen_before = gc.get_freeze_count()
+            node, never = net.nodes[0], net.nodes[1]
+            await follower.tick(never, net.clock.now_ms())
+            assert gc.get_freeze_count() == frozen_before  # 0: never
+            await follower.tick(node, net.clock.now_ms())
+            assert gc.get_freeze_count() > frozen_before and node.gc_frozen_ms == net.clock.now_ms()
+            gc.unfreeze()
+            await follower.tick(node, net.clock.now_ms() + 1)   # not yet due again
+            assert gc.get_freeze_count() == 0
+        finally:
+            gc.unfreeze()
+            await net.close()
+    run(scenario())
