@@ -281,7 +281,7 @@ def run_wrk(url: str, *, bodies: Path, out: Path, path: str, threads: int, conne
             continue
         for line in lines:
             if line.startswith("OK "):
-                oks.append(line[3:])
+                oks.append(line[3:].split()[0])  # "OK <tx hash> <answer unix ms>"
             elif line.startswith("ERR "):
                 reason = line[4:]
                 refusals[reason] = refusals.get(reason, 0) + 1
@@ -510,6 +510,14 @@ class Phase:
     connections: int
 
 
+def write_result(report: dict[str, Any], out: Path | None) -> None:
+    """The result as indented JSON at `out` (nothing when None)."""
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 s phases, for smoke checks")
@@ -682,10 +690,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.json
     if out is None and not args.quick:
         out = ROOT / "bench" / "results" / f"ingest-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {out}")
+    write_result(report, out)
     if failed is not None:
         raise failed
     return 0

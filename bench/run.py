@@ -5,7 +5,7 @@ What one run does (DESIGN.md section 10's method: wrk with a Lua script cycling 
 bodies, signing in several processes; the pieces come from bench/ingest_bench.py):
 
 1. seqnet: the L1 mock + 4 sequencers (1 s slots, `--extra-accounts N`), load from wrk
-   (bench/wrk/run.lua: ingest.lua plus the wall-clock time of every answer) at seq1's POST /txs
+   (bench/wrk/ingest.lua, which also writes the wall-clock time of every answer) at seq1's POST /txs
    in two phases, `paced` (`--rate` tx/s offered open-loop) and `full` (as fast as
    `--connections` connections go). Per phase: accepted tx/s with a leader receipt, receipt
    latency p50/p95/p99 (wrk's, request written to answer read), time from the receipt to the
@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import importlib.metadata
-import json
 import math
 import os
 import platform
@@ -72,7 +71,7 @@ from protocol.encoding import decode_block  # noqa: E402
 from protocol.hashing import keccak256  # noqa: E402
 from protocol.params import devnet_params  # noqa: E402
 
-LUA = ROOT / "bench" / "wrk" / "run.lua"
+LUA = ROOT / "bench" / "wrk" / "ingest.lua"
 RESULT_FILE = ROOT / "bench" / "results" / "run.json"
 LABELS = ("unsafe", "attested", "safe", "finalized")
 PERCENTILES = (50, 95, 99)
@@ -154,7 +153,7 @@ def compute_missed_slots(block_slots: Iterable[int], first_slot: int, end_slot: 
 
 
 def parse_ok_line(line: str) -> tuple[str, float]:
-    """("0x<tx hash>", answer unix seconds) from run.lua's "OK <hash> <unix ms>" (without "OK ")."""
+    """("0x<tx hash>", answer unix seconds) from ingest.lua's "OK <hash> <unix ms>" (without "OK ")."""
     tx_hash, _, ms = line.partition(" ")
     return tx_hash, float(ms) / 1000 if ms else float("nan")
 
@@ -812,7 +811,6 @@ def print_report(report: dict[str, Any]) -> None:
     print()
     if systems:
         names = list(systems)
-        width = 14
         print("| " + " | ".join(["phase", "measure"] + names) + " |")
         print("|" + "---|" * (2 + len(names)))
         phase_names = list(next(iter(systems.values()))["phases"])
@@ -1002,11 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = check_result_shape(report)
     if problems and failed is None:
         print(f"result shape: {problems}", flush=True)
-    out = args.json if args.json is not None else (None if args.quick else RESULT_FILE)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {out}")
+    ib.write_result(report, args.json if args.json is not None else (None if args.quick else RESULT_FILE))
     if failed is not None:
         raise failed
     return 0

@@ -1,23 +1,28 @@
--- wrk driver of bench/ingest_bench.py: each thread POSTs its own pre-signed bodies, each once.
+-- wrk driver of bench/ingest_bench.py and bench/run.py, for seqnet's REST (/txs) and for JSON-RPC
+-- eth_sendRawTransaction bodies (seqnet's /rpc and the peer devnets, anvil and ganache, at /).
+-- Each thread sends its own pre-signed bodies, each once.
 --
 --   SEQNET_WRK_BODIES=/dir/bodies SEQNET_WRK_OUT=/dir/out SEQNET_WRK_PATH=/txs \
---   SEQNET_WRK_TARGETS=127.0.0.1:8545,127.0.0.1:8546 SEQNET_WRK_RATE=1000 \
---     wrk -t2 -c64 -d20s --latency -s bench/wrk/ingest.lua http://127.0.0.1:8545
+--   SEQNET_WRK_RATE=1000 wrk -t2 -c64 -d20s --latency -s bench/wrk/ingest.lua http://127.0.0.1:8545
 --
 -- Environment (wrk hands script arguments to the threads only, not to setup(), so all
 -- configuration is read from the environment):
 --   SEQNET_WRK_BODIES   thread i (1-based) reads "<BODIES>.<i>": one JSON request body a line
---   SEQNET_WRK_OUT      thread i writes "<OUT>.<i>": "OK <tx hash>" per receipted transaction,
+--   SEQNET_WRK_OUT      thread i writes "<OUT>.<i>": "OK <tx hash> <unix ms>" per accepted
+--                       transaction (the time its answer was read, CLOCK_REALTIME, so that
+--                       bench/run.py can line it up with its own polls of the nodes' heads),
 --                       "ERR <status> <reason>" per refusal
---   SEQNET_WRK_PATH     /txs (REST), /rpc (eth_sendRawTransaction) or any path (baseline)
---   SEQNET_WRK_MODE     "receipt" (2xx with a receipt counts; default) or "any2xx" (baseline)
+--   SEQNET_WRK_PATH     /txs (REST: 2xx with "tx_hash" and "receipt" counts), / or /rpc
+--                       (JSON-RPC: 2xx with "result":"0x.." counts; an "error" is a refusal)
+--   SEQNET_WRK_MODE     "receipt" (default) or "any2xx"
 --   SEQNET_WRK_TARGETS  optional host:port list; thread i sends to entry ((i-1) mod n)+1
 --   SEQNET_WRK_RATE     optional total offered rate (requests/s) shared by the threads,
 --                       paced open-loop by delay(): request k of a thread is due at
 --                       t0 + k / rate_per_thread whatever the latency (needs enough
 --                       connections: more than rate x latency)
 -- A thread that has sent all its bodies stops (no body is ever sent twice). done() prints one
--- JSON line prefixed "WRK_RESULT " with wrk's counters and latency percentiles (microseconds).
+-- JSON line prefixed "WRK_RESULT " with wrk's counters and latency percentiles (microseconds;
+-- 50, 90, 95, 99, 99.9).
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -27,6 +32,10 @@ int clock_gettime(int clk_id, seqnet_timespec *tp);
 local timespec = ffi.new("seqnet_timespec")
 local function now_ms()
   ffi.C.clock_gettime(1, timespec) -- CLOCK_MONOTONIC
+  return tonumber(timespec.tv_sec) * 1000 + tonumber(timespec.tv_nsec) / 1e6
+end
+local function wall_ms()
+  ffi.C.clock_gettime(0, timespec) -- CLOCK_REALTIME
   return tonumber(timespec.tv_sec) * 1000 + tonumber(timespec.tv_nsec) / 1e6
 end
 
@@ -74,7 +83,7 @@ function init(args)
   local id = wrk.thread:get("id")
   local path = os.getenv("SEQNET_WRK_PATH") or "/txs"
   receipt_mode = (os.getenv("SEQNET_WRK_MODE") or "receipt") == "receipt"
-  if path == "/rpc" or path == "/" then
+  if path ~= "/txs" then
     hash_pattern = '"result":"(0x%x+)"'
   end
   local headers = { ["Content-Type"] = "application/json" }
@@ -128,7 +137,7 @@ function response(status, headers, body)
       local tx_hash = string.match(body, hash_pattern)
       if tx_hash ~= nil and (hash_pattern ~= '"tx_hash":"(0x%x+)"' or string.find(body, '"receipt"', 1, true)) then
         ok = ok + 1
-        out:write("OK ", tx_hash, "\n")
+        out:write("OK ", tx_hash, " ", string.format("%.1f", wall_ms()), "\n")
         return
       end
       local reason = string.match(body, '"message":"([^"]*)"') or "no-receipt"
@@ -154,7 +163,7 @@ function done(summary, latency, _requests)
       thread:get("requests_count"))
   end
   local percentiles = {}
-  for _, p in ipairs({ 50, 90, 99, 99.9 }) do
+  for _, p in ipairs({ 50, 90, 95, 99, 99.9 }) do
     percentiles[#percentiles + 1] = string.format('"%s":%d', tostring(p), latency:percentile(p))
   end
   io.write(string.format(
