@@ -77,12 +77,12 @@ class Node:
         """Receipts this node signed, by tx hash."""
         self.receipt_raws: dict[bytes, bytes] = {}
         self.relayed: dict[bytes, Receipt] = {}
-        self.gc_frozen_ms = 0
-        """When `core.follower.freeze_long_lived` last froze the heap."""
+        """Receipts of other leaders this node relayed or was gossiped (bounded)."""
         self.latest_peer_receipt_slot = -1
         """The newest slot a peer leader's receipt was seen for (gossip, forwarding): that
         leader was alive and will seal a block the next leader should wait for."""
-        """Receipts of other leaders this node relayed or was gossiped (bounded)."""
+        self.gc_frozen_ms = 0
+        """When `core.follower.freeze_long_lived` last froze the heap."""
         self.attestations: dict[bytes, dict[bytes, bytes]] = {}
         """block hash -> attester -> signature (verified)."""
         self.pending_attestations: dict[bytes, list[Attestation]] = {}

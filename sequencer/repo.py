@@ -2,8 +2,9 @@
 
 The receipt path writes through `ReceiptWriter`: one prepared INSERT and one COMMIT per
 receipt on a connection kept open (no ORM, no session), committed before the receipt is
-released; a batch forwarded by a peer is committed once for all its receipts (group commit). SQLite runs in WAL mode with synchronous=NORMAL: a committed transaction survives a
-crash of the process (kill -9); only a power cut may lose the last ones (docs/spec/sequencer.md).
+released; a batch forwarded by a peer is committed once for all its receipts (group commit).
+SQLite runs in WAL mode with synchronous=NORMAL: a committed transaction survives a crash of
+the process (kill -9); only a power cut may lose the last ones (docs/spec/sequencer.md).
 """
 
 from __future__ import annotations

@@ -7,10 +7,9 @@ Spec: docs/spec/ranger.md#observations
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import APIRouter, Header
 
+from nodekit.auth import bearer_matches
 from nodekit.db import MAX_DB_INT
 from nodekit.errors import RemoteRejected
 from protocol.encoding import decode_attestation, decode_block, decode_signed_header
@@ -122,8 +121,7 @@ async def post_admin_fraud_proof(body: AdminFraudProofRequest, node: NodeDep,
     if not (node.settings.admin_enabled and node.params.is_devnet):
         raise AdminDisabled("admin routes are disabled")
     token = node.settings.admin_token
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if token and not hmac.compare_digest(given.encode(), token.encode()):
+    if token and not bearer_matches(authorization, token):
         raise AdminUnauthorized("bad or missing admin token (Authorization: Bearer ...)")
     evidence = decode_evidence(body.kind, body.evidence)
     block_number = evidence_block_number(evidence)

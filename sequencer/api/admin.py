@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import APIRouter, Header, HTTPException
+
+from nodekit.auth import bearer_matches
 
 from ..faults import validate_faults
 from ..schemas import FaultsRequest
@@ -19,8 +19,7 @@ def _check(node, authorization: str | None) -> None:
     token = node.settings.admin_token
     if not token:
         raise HTTPException(404, "admin routes are disabled (no --admin-token)")
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
+    if not bearer_matches(authorization, token):
         raise HTTPException(401, "bad admin token")
 
 

@@ -64,12 +64,18 @@ def _receipt_at_once(node: "Node", tx) -> Receipt | None:
     return None
 
 
-async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receipt:
-    """Get `raw` a leader's receipt (see the module docstring)."""
+def _admit(node: "Node", raw: bytes):
+    """Decode `raw` (once per node) and apply the checks that need no state."""
     tx = node.decode(raw)
     validate_transaction_static(tx, node.params)
     if "offline" in node.faults:
         raise NodeUnavailable("this sequencer is offline (fault flag)")
+    return tx
+
+
+async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receipt:
+    """Get `raw` a leader's receipt (see the module docstring)."""
+    tx = _admit(node, raw)
     pooled = added_to_pool = False
     slot_ms = node.params.slot_ms
     for _ in range(MAX_POLLS):
@@ -139,8 +145,13 @@ def _unpool(node: "Node", tx) -> None:
     entry = node.mempool.get(tx.hash)
     if entry is not None and entry.receipt is None:
         node.mempool.remove(tx.hash)
-        raw = _hex(tx.raw)
-        node.gossip_buffer[:] = [item for item in node.gossip_buffer if item["raw"] != raw]
+        _ungossip(node, tx)
+
+
+def _ungossip(node: "Node", tx) -> None:
+    """Drop `tx` from the gossip buffer (not sent yet)."""
+    raw = _hex(tx.raw)
+    node.gossip_buffer[:] = [item for item in node.gossip_buffer if item["raw"] != raw]
 
 
 async def submit_forwarded(node: "Node", raws: list[bytes | ProtocolError]) -> list[dict]:
@@ -161,10 +172,7 @@ async def submit_forwarded(node: "Node", raws: list[bytes | ProtocolError]) -> l
             try:
                 if isinstance(raw, ProtocolError):
                     raise raw
-                tx = node.decode(raw)
-                validate_transaction_static(tx, node.params)
-                if "offline" in node.faults:
-                    raise NodeUnavailable("this sequencer is offline (fault flag)")
+                tx = _admit(node, raw)
                 receipt = _receipt_at_once(node, tx)
                 if receipt is not None:
                     group.append((len(results), tx))
@@ -200,8 +208,7 @@ def _commit_group(node: "Node", results: list[dict], group: list) -> None:
 def _take_back_receipt(node: "Node", tx) -> None:
     node.receipts.pop(tx.hash, None)
     node.receipt_raws.pop(tx.hash, None)
-    raw = _hex(tx.raw)
-    node.gossip_buffer[:] = [item for item in node.gossip_buffer if item["raw"] != raw]
+    _ungossip(node, tx)
     entry = node.mempool.get(tx.hash)
     if entry is not None:
         entry.receipt = None
