@@ -182,6 +182,26 @@ def openapi_schema(app: Any) -> Any:
 
 # --- JSON strategies -----------------------------------------------------------------------------
 
+MUTATIONS = ("keep", "flip", "truncate", "append")
+
+
+@st.composite
+def mutated(draw, pool: list, actions: tuple[str, ...] = MUTATIONS) -> str:
+    """A real signed object from `pool` (bytes or 0x hex, filled in place by a fixture and
+    read at draw time), kept, with 1-3 bytes flipped, cut short or extended; as 0x hex."""
+    item = pool[draw(st.integers(0, len(pool) - 1))]
+    raw = bytearray(item if isinstance(item, bytes) else bytes.fromhex(item[2:]))
+    action = draw(st.sampled_from(actions))
+    if action == "flip":
+        for _ in range(draw(st.integers(1, 3))):
+            raw[draw(st.integers(0, len(raw) - 1))] ^= draw(st.integers(1, 255))
+    elif action == "truncate":
+        del raw[draw(st.integers(0, len(raw) - 1)):]
+    elif action == "append":
+        raw += draw(st.binary(min_size=1, max_size=8))
+    return "0x" + bytes(raw).hex()
+
+
 HEXISH = st.one_of(
     st.binary(max_size=40).map(lambda b: "0x" + b.hex()),
     st.text("0123456789abcdefABCDEFxXg -", max_size=70),

@@ -174,3 +174,4 @@ def assert_unchanged(before: dict, after: dict, what: str) -> None:
                if before[name] != after.get(name)}
     assert not changed, f"{what} changed the node's state: {sorted(changed)}\n" + \
         "\n".join(f"  {name}: {old!r:.300} -> {new!r:.300}" for name, (old, new) in changed.items())
+

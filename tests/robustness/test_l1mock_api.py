@@ -40,6 +40,7 @@ from .harness import (
     fuzz_operations,
     fuzz_settings,
     guarded,
+    mutated,
     openapi_schema,
 )
 
@@ -141,21 +142,6 @@ BLOCK_RAWS: list[bytes] = []
 """Filled by the `l1` fixture (strategies draw from it lazily)."""
 
 
-@st.composite
-def mutated_blocks(draw) -> str:
-    raw = bytearray(BLOCK_RAWS[draw(st.integers(0, len(BLOCK_RAWS) - 1))])
-    action = draw(st.sampled_from(["keep", "flip", "truncate", "append"]))
-    if action == "flip":
-        for _ in range(draw(st.integers(1, 3))):
-            position = draw(st.integers(0, len(raw) - 1))
-            raw[position] ^= draw(st.integers(1, 255))
-    elif action == "truncate":
-        del raw[draw(st.integers(0, len(raw) - 1)):]
-    elif action == "append":
-        raw += draw(st.binary(min_size=1, max_size=8))
-    return hx(bytes(raw))
-
-
 SEQUENCER_REFS = st.sampled_from([hx(NODE_KEYS[0].public), hx(NODE_KEYS[1].public),
                                   hx(NODE_KEYS[7].public), hx(ACCOUNTS[0].address),
                                   hx(ACCOUNTS[5].address)])
@@ -174,7 +160,7 @@ ARG_VALUES = {
     "commission_bps": st.one_of(st.integers(min_value=-5, max_value=20_000), HEXISH,
                                 st.sampled_from([-(2**63), 2**64 - 1, "500", False])),
     "block_hashes": st.lists(HEXISH, max_size=3),
-    "blocks": st.lists(st.one_of(mutated_blocks(), HEXISH), max_size=3),
+    "blocks": st.lists(st.one_of(mutated(BLOCK_RAWS), HEXISH), max_size=3),
     "raw_tx": HEXISH,
     "block_number": st.one_of(st.integers(min_value=-2, max_value=5), HEXISH,
                               st.sampled_from([2**63, 2**64 - 1, "1", True])),

@@ -38,6 +38,7 @@ from .harness import (
     fuzz_operations,
     fuzz_settings,
     guarded,
+    mutated,
     openapi_schema,
 )
 
@@ -111,20 +112,6 @@ def test_ranger_refuses_bodies_of_the_wrong_kind(net):
 
 
 @st.composite
-def mutated(draw, pool: list) -> str:
-    raw = bytearray(bytes.fromhex(pool[draw(st.integers(0, len(pool) - 1))][2:]))
-    action = draw(st.sampled_from(["keep", "flip", "flip", "truncate", "append"]))
-    if action == "flip":
-        for _ in range(draw(st.integers(1, 3))):
-            raw[draw(st.integers(0, len(raw) - 1))] ^= draw(st.integers(1, 255))
-    elif action == "truncate":
-        del raw[draw(st.integers(0, len(raw) - 1)):]
-    elif action == "append":
-        raw += draw(st.binary(min_size=1, max_size=8))
-    return "0x" + bytes(raw).hex()
-
-
-@st.composite
 def mutated_receipt(draw) -> object:
     receipt = dict(RECEIPTS[0])
     for name in draw(st.lists(st.sampled_from(sorted(receipt)), max_size=2)):
@@ -157,7 +144,7 @@ def self_signed_pair(draw) -> tuple[str, str]:
     return objects[0], objects[1]
 
 
-SIGNED_ITEMS = st.one_of(st.deferred(lambda: mutated(SIGNED)), HEXISH,
+SIGNED_ITEMS = st.one_of(st.deferred(lambda: mutated(SIGNED, ("keep", "flip", "flip", "truncate", "append"))), HEXISH,
                          st.deferred(self_signed_pair).map(lambda pair: pair[0]))
 POSTS = st.one_of(
     st.tuples(st.just("/observations"), st.fixed_dictionaries({}, optional={

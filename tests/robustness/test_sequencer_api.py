@@ -34,6 +34,7 @@ from .harness import (
     fuzz_operations,
     fuzz_settings,
     guarded,
+    mutated,
     openapi_schema,
     operations,
 )
@@ -56,16 +57,6 @@ JSON_RPC = frozenset({"POST /", "POST /rpc"})
 def seq(tmp_path_factory):
     with open_sequencer_net(tmp_path_factory.mktemp("seqnet")) as seq:
         yield seq
-
-
-@pytest.fixture
-def unchanged(seq):
-    """Every node's state is the same after the test as before it."""
-    before = [sequencer_state(node) for node in seq.net.nodes]
-    yield
-    seq.call(seq.net.drain)
-    for node, state in zip(seq.net.nodes, before):
-        assert_unchanged(state, sequencer_state(node), f"the test (at {node.settings.name})")
 
 
 @pytest.mark.parametrize("scale", [1, pytest.param(10, marks=pytest.mark.slow)])
@@ -156,23 +147,8 @@ SIGNED_RAWS: list[bytes] = []
 """The chain's blocks and attestations (set by the test; drawn from lazily)."""
 
 
-@st.composite
-def mutated(draw) -> str:
-    """A real signed block or attestation, kept, with bytes flipped, cut short or extended."""
-    raw = bytearray(SIGNED_RAWS[draw(st.integers(0, len(SIGNED_RAWS) - 1))])
-    action = draw(st.sampled_from(["keep", "flip", "truncate", "append"]))
-    if action == "flip":
-        for _ in range(draw(st.integers(1, 3))):
-            raw[draw(st.integers(0, len(raw) - 1))] ^= draw(st.integers(1, 255))
-    elif action == "truncate":
-        del raw[draw(st.integers(0, len(raw) - 1)):]
-    elif action == "append":
-        raw += draw(st.binary(min_size=1, max_size=8))
-    return "0x" + bytes(raw).hex()
-
-
 JUNK_ITEMS = st.lists(st.one_of(
-    mutated(), HEXISH, JSON_VALUES,
+    mutated(SIGNED_RAWS), HEXISH, JSON_VALUES,
     st.fixed_dictionaries({}, optional={"raw": st.one_of(HEXISH, JSON_VALUES),
                                         "receipt": JSON_VALUES})), max_size=3)
 
@@ -184,7 +160,7 @@ def peer_messages(draw) -> tuple[str, object]:
     shape = draw(st.integers(0, 3))
     if shape == 0:
         return path, draw(JSON_VALUES)
-    value = draw(st.one_of(JUNK_ITEMS, mutated(), HEXISH, JSON_VALUES) if shape == 1
+    value = draw(st.one_of(JUNK_ITEMS, mutated(SIGNED_RAWS), HEXISH, JSON_VALUES) if shape == 1
                  else JUNK_ITEMS)
     body = {PEER_KEYS[path]: value}
     if shape == 3:

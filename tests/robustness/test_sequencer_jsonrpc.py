@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sequencer.api.jsonrpc import ASYNC_METHODS, METHODS
 
 from .harness import HEXISH, JSON_VALUES, describe, fuzz_settings
-from .sequencer_net import ACCOUNTS, assert_unchanged, open_sequencer_net, sequencer_state
+from .sequencer_net import ACCOUNTS, open_sequencer_net
 
 KNOWN_METHODS = sorted({*METHODS, *ASYNC_METHODS})
 STANDARD_CODES = {-32700, -32600, -32601, -32602, -32000}
@@ -40,15 +40,6 @@ def seq(tmp_path_factory):
         REFS.extend("0x" + account.address.hex() for account in ACCOUNTS[:4])
         REFS.extend(hex(n) for n in range(store.head.number + 2))
         yield seq
-
-
-@pytest.fixture
-def unchanged(seq):
-    before = [sequencer_state(node) for node in seq.net.nodes]
-    yield
-    seq.call(seq.net.drain)
-    for node, state in zip(seq.net.nodes, before):
-        assert_unchanged(state, sequencer_state(node), f"JSON-RPC requests ({node.settings.name})")
 
 
 def _ref(index: int) -> str:
