@@ -15,13 +15,18 @@ What it does, in one run (DESIGN.md section 10's method):
      does not lead the slot: ~65% of slots);
    - `full-one`: as fast as it goes, all at seq1;
    - `full-spread`: as fast as it goes, one wrk thread per sequencer;
+   - `full-leader`, `paced-leader`: as a schedule-aware client, every request straight to
+     the sequencer that takes new transactions at that moment (the intake leader:
+     `producer.intake_slot`), as fast as it goes or `--rate` tx/s open-loop; one wrk thread
+     per sequencer, each sending only inside its node's intake windows;
    counting a transaction as accepted when the answer is 2xx with a receipt;
 5. waits for the chain to include what was receipted and checks, on every node's canonical
    chain, that every receipted transaction is in a block (none lost) and that the nodes agree;
 6. stops every process and writes a JSON result.
 
     .venv/bin/python bench/ingest_bench.py [--quick] [--duration S] [--rate 1000]
-        [--api txs|rpc] [--phases paced-one,full-one,full-spread] [--json FILE] [--keep DIR]
+        [--api txs|rpc] [--phases paced-one,full-one,full-spread,full-leader,paced-leader]
+        [--json FILE] [--keep DIR]
 
 Goals (DESIGN.md section 10): >= 3,000 tx/s receipted at the leader; receipt p99 <= 25 ms at
 1,000 tx/s offered. Results and their bounds: docs/performance.md.
@@ -55,9 +60,19 @@ from client.devnet import pick_ports  # noqa: E402
 from nodekit.settings import write_params_file  # noqa: E402
 from protocol.accounts import generated_accounts  # noqa: E402
 from protocol.chainbuilder import DEVNET_STAKES_TOKENS, devnet_node_key, devnet_operators  # noqa: E402
+from protocol.constants import TOKEN  # noqa: E402
 from protocol.encoding import decode_block  # noqa: E402
 from protocol.hashing import keccak256  # noqa: E402
-from protocol.params import devnet_params  # noqa: E402
+from protocol.params import ChainParams, devnet_params  # noqa: E402
+from protocol.schedule import (  # noqa: E402
+    Member,
+    SequencerSet,
+    compute_epoch,
+    compute_epoch_start_slot,
+    compute_schedule,
+    compute_sequencer_set,
+    compute_slot_start_ms,
+)
 
 PYTHON = sys.executable
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
@@ -74,6 +89,9 @@ SETTLE_TIMEOUT_S = 60
 FULL_SPEED_CAP_TPS = 4_000
 """Bodies signed per second of a full-speed phase: above what 2 cores can receipt, so no
 thread runs out (a thread that does stops early, and the result says so)."""
+WINDOWS_MARGIN_S = 5
+"""Leader phases: the windows file covers the phase and this much more (wrk's start-up, a
+slow stop), so that no thread runs out of windows while wrk runs."""
 
 BASELINE_APP = '''
 import orjson, uvicorn
@@ -178,11 +196,17 @@ def _sign_chunk(args: tuple) -> list[tuple[bytes, bytes]]:
 
 
 def presign(senders: list, nonces: int, chain_id: int, base_fee: int, workers: int,
-            threads: int) -> list[list[tuple[bytes, bytes]]]:
+            threads: int, counts: list[int] | None = None) -> list[list[tuple[bytes, bytes]]]:
     """Signed transfers for wrk thread 0..threads-1: thread t gets the senders i with
-    i % threads == t; its list is nonce-major (every sender's nonce 0, then every nonce 1...)."""
+    i % threads == t (or, with `counts`, the next `counts[t]` senders: unequal threads); its
+    list is nonce-major (every sender's nonce 0, then every nonce 1...)."""
     recipients = [a.address for a in senders[:1000]] or [b"\x11" * 20]
-    groups = [[a.private_key for a in senders[t::threads]] for t in range(threads)]
+    if counts is None:
+        groups = [[a.private_key for a in senders[t::threads]] for t in range(threads)]
+    else:
+        bounds = [sum(counts[:t]) for t in range(threads + 1)]
+        groups = [[a.private_key for a in senders[bounds[t]:bounds[t + 1]]]
+                  for t in range(threads)]
     jobs = []
     for t, keys in enumerate(groups):
         step = max(1, -(-len(keys) // workers))
@@ -254,10 +278,11 @@ def cpu_busy_fraction(seconds: float = 1.0) -> float:
 
 def run_wrk(url: str, *, bodies: Path, out: Path, path: str, threads: int, connections: int,
             duration_s: float, rate: float = 0, targets: list[str] | None = None,
-            mode: str = "receipt", lua: Path = LUA) -> dict[str, Any]:
+            mode: str = "receipt", lua: Path = LUA, windows: Path | None = None) -> dict[str, Any]:
     env = dict(os.environ, SEQNET_WRK_BODIES=str(bodies), SEQNET_WRK_OUT=str(out),
                SEQNET_WRK_PATH=path, SEQNET_WRK_MODE=mode, SEQNET_WRK_THREADS=str(threads),
-               SEQNET_WRK_RATE=str(rate), SEQNET_WRK_TARGETS=",".join(targets or []))
+               SEQNET_WRK_RATE=str(rate), SEQNET_WRK_TARGETS=",".join(targets or []),
+               SEQNET_WRK_WINDOWS=str(windows) if windows else "")
     argv = [WRK, f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--timeout", "10s",
             "--latency", "-s", str(lua), url]
     started = time.time()
@@ -335,6 +360,139 @@ def cpu_per_tx(before: dict[str, float], after: dict[str, float], wrk_s: float,
             "projected_tps_idle_machine": round(projected) if projected else None}
 
 
+# --- the intake leader (leader phases) -----------------------------------------------------------
+
+def seal_margin_ms(slot_ms: int) -> int:
+    """sequencer.core.producer.seal_margin_ms for a slot length: a leader seals this long
+    before its slot ends, and new transactions go to the next slot's leader from then on."""
+    return max(1, min(100, slot_ms // 10))
+
+
+def intake_slot_at(now_ms: int, params: ChainParams) -> int:
+    """The slot whose leader takes new transactions at wall-clock `now_ms`
+    (sequencer.core.producer.intake_slot without a node): the current slot s, or s + 1 from
+    `start(s + 1) - seal_margin` on; -1 before genesis."""
+    if now_ms < params.genesis_time_ms:
+        return -1
+    slot = (now_ms - params.genesis_time_ms) // params.slot_ms
+    if now_ms >= compute_slot_start_ms(slot + 1, params) - seal_margin_ms(params.slot_ms):
+        return slot + 1
+    return slot
+
+
+def intake_window_ms(slot: int, params: ChainParams) -> tuple[int, int]:
+    """[start, end) wall-clock ms during which `slot`'s leader is the intake leader."""
+    margin = seal_margin_ms(params.slot_ms)
+    return (compute_slot_start_ms(slot, params) - margin,
+            compute_slot_start_ms(slot + 1, params) - margin)
+
+
+class LeaderSchedule:
+    """The leader of every slot, computed locally (protocol.schedule) from one sequencer set:
+    the set of the epoch the bench fetched (`GET /schedule`), reused for every later epoch.
+    The bench's devnet set does not change (no staking, no jailing), and every epoch's schedule
+    is a pure function of (set, epoch), so this needs no epoch to be snapshotted on L1 yet;
+    the bench checks it against the nodes' `GET /schedule?epoch=E` after each phase."""
+
+    def __init__(self, members: tuple[Member, ...], params: ChainParams) -> None:
+        self.members = tuple(members)
+        self.params = params
+        self._epochs: dict[int, tuple[bytes, ...]] = {}
+
+    def epoch_leaders(self, epoch: int) -> tuple[bytes, ...]:
+        leaders = self._epochs.get(epoch)
+        if leaders is None:
+            leaders = compute_schedule(SequencerSet(epoch=epoch, members=self.members),
+                                       self.params)
+            self._epochs[epoch] = leaders
+        return leaders
+
+    def leader(self, slot: int) -> bytes:
+        epoch = compute_epoch(slot, self.params)
+        return self.epoch_leaders(epoch)[slot - compute_epoch_start_slot(epoch, self.params)]
+
+
+def intake_windows(start_ms: int, end_ms: int, params: ChainParams,
+                   thread_of_slot) -> list[tuple[int, int, int]]:
+    """(start, end, thread) for every intake window that overlaps [start_ms, end_ms), in time
+    order, clipped to it, consecutive windows of one thread merged; `thread_of_slot(slot)` is
+    the wrk thread (1-based) of the slot's leader. Slot 0 is the genesis block's (no intake)."""
+    if end_ms <= start_ms:
+        return []
+    first = max(1, intake_slot_at(start_ms, params))
+    last = intake_slot_at(end_ms - 1, params)
+    windows: list[tuple[int, int, int]] = []
+    for slot in range(first, last + 1):
+        begin, end = intake_window_ms(slot, params)
+        begin, end = max(begin, start_ms), min(end, end_ms)
+        if end <= begin:
+            continue
+        thread = thread_of_slot(slot)
+        if windows and windows[-1][2] == thread and windows[-1][1] == begin:
+            windows[-1] = (windows[-1][0], end, thread)
+        else:
+            windows.append((begin, end, thread))
+    return windows
+
+
+def write_windows(path: Path, windows: list[tuple[int, int, int]]) -> None:
+    """The windows file of bench/wrk/ingest.lua: "<start ms> <end ms> <thread>" a line."""
+    path.write_text("".join(f"{a} {b} {t}\n" for a, b, t in windows))
+
+
+def devnet_members(count: int = SEQUENCERS) -> tuple[Member, ...]:
+    """The set the bench devnet should have in every epoch (stakes DEVNET_STAKES_TOKENS,
+    node keys devnet_node_key(i)), sorted as L1 sorts it."""
+    operators = devnet_operators(count)
+    members = [Member(devnet_node_key(i).public, operators[i].address,
+                      DEVNET_STAKES_TOKENS[i] * TOKEN) for i in range(count)]
+    return compute_sequencer_set(0, members, devnet_params()).members
+
+
+def max_lead_slots(leaders: tuple[bytes, ...], key: bytes, span: int) -> int:
+    """The most slots `key` leads among any `span` consecutive slots, the epoch's schedule
+    repeating (a fixed set gives every epoch the same schedule: priorities restart at 0)."""
+    if not leaders or span <= 0:
+        return 0
+    cycles = -(-span // len(leaders)) + 1
+    sequence = [leader == key for leader in leaders * cycles]
+    return max(sum(sequence[i:i + span]) for i in range(len(leaders)))
+
+
+def leader_bodies_per_thread(tps: float, duration_s: float, params: ChainParams,
+                             members: tuple[Member, ...], keys: list[bytes]) -> list[int]:
+    """Bodies each wrk thread (the sequencer with node key keys[t]) may send in a leader phase
+    of `duration_s` at `tps`: a thread sends only in its node's intake windows, and a
+    `duration_s` interval overlaps at most ceil(duration / slot) + 1 windows, of which the
+    node leads at most `max_lead_slots`; plus 200. Bounds the pre-signing (the sum is about
+    `tps x duration` for long phases, ~2x for 3 s ones) while no thread runs out if the set
+    is the expected one."""
+    span = -(-int(duration_s * 1000) // params.slot_ms) + 1
+    leaders = compute_schedule(SequencerSet(epoch=0, members=members), params)
+    out = []
+    for key in keys:
+        seconds = min(duration_s, max_lead_slots(leaders, key, span) * params.slot_ms / 1000)
+        out.append(int(tps * seconds) + 200)
+    return out
+
+
+def check_schedule(schedule: LeaderSchedule, fetched: dict[int, list[dict]],
+                   slots: range) -> dict[str, Any]:
+    """Compare the locally computed leaders of `slots` with the nodes' `GET /schedule?epoch=E`
+    answers (`fetched[E]` = its "schedule" list; empty when not snapshotted yet)."""
+    known: dict[int, str] = {}
+    for rows in fetched.values():
+        for row in rows:
+            known[int(row["slot"])] = row["leader"]
+    checked = mismatched = 0
+    for slot in slots:
+        if slot in known:
+            checked += 1
+            if known[slot] != "0x" + schedule.leader(slot).hex():
+                mismatched += 1
+    return {"slots": len(slots), "checked": checked, "mismatched": mismatched}
+
+
 # --- the devnet ------------------------------------------------------------------------------------
 
 class BenchDevnet:
@@ -382,6 +540,26 @@ class BenchDevnet:
         response = self.http.get(self.url(name) + "/status")
         response.raise_for_status()
         return response.json()
+
+    def node_keys(self) -> dict[str, bytes]:
+        """Each sequencer's node key, from its `GET /status`."""
+        return {name: bytes.fromhex(self.status(name)["node_key"][2:]) for name in self.sequencers}
+
+    def schedule(self, epoch: int | None = None, name: str = "seq1") -> dict:
+        """`GET /schedule[?epoch=E]`: {"epoch", "members", "schedule": [{"slot", "leader"}]}."""
+        params = {"epoch": epoch} if epoch is not None else {}
+        response = self.http.get(self.url(name) + "/schedule", params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def leader_schedule(self) -> tuple[LeaderSchedule, int]:
+        """The current epoch's set from `GET /schedule` (waiting until it is known), as a
+        LeaderSchedule for every later epoch; and that epoch."""
+        answer = wait_until(lambda: (lambda a: a if a["members"] else None)(self.schedule()),
+                            30, "the current epoch's schedule", self.procs)
+        members = tuple(Member(bytes.fromhex(m["node_key"][2:]), bytes.fromhex(m["operator"][2:]),
+                               int(m["stake"])) for m in answer["members"])
+        return LeaderSchedule(members, self.params), int(answer["epoch"])
 
     def wait_for_blocks(self, count: int, timeout_s: float) -> None:
         wait_until(lambda: all(self.status(n)["head"]["number"] >= count for n in self.sequencers),
@@ -508,6 +686,8 @@ class Phase:
     rate: float
     spread: bool
     connections: int
+    leader: bool = False
+    """Each request to the intake leader: one wrk thread per sequencer, `connections` each."""
 
 
 def write_result(report: dict[str, Any], out: Path | None) -> None:
@@ -525,8 +705,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1000.0, help="offered tx/s of paced phases")
     parser.add_argument("--api", choices=("txs", "rpc"), default="txs",
                         help="POST /txs or JSON-RPC eth_sendRawTransaction")
-    parser.add_argument("--phases", default="paced-one,full-one,full-spread",
-                        help="comma list of paced-one, paced-spread, full-one, full-spread")
+    parser.add_argument("--phases", default="paced-one,full-one,full-spread,full-leader,"
+                        "paced-leader", help="comma list of paced-one, paced-spread, full-one, "
+                        "full-spread, full-leader, paced-leader")
     parser.add_argument("--nonces-per-sender", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads of one-node phases")
     parser.add_argument("--connections", type=int, default=32, help="full-speed connections")
@@ -544,19 +725,38 @@ def main(argv: list[str] | None = None) -> int:
         "paced-spread": Phase("paced-spread", args.rate, True, args.paced_connections),
         "full-one": Phase("full-one", 0, False, args.connections),
         "full-spread": Phase("full-spread", 0, True, args.connections),
+        "full-leader": Phase("full-leader", 0, False, args.connections, leader=True),
+        "paced-leader": Phase("paced-leader", args.rate, False, args.paced_connections,
+                              leader=True),
     }
-    phases = [phase_defs[name.strip()] for name in args.phases.split(",") if name.strip()]
+    names = [name.strip() for name in args.phases.split(",") if name.strip()]
+    unknown = [name for name in names if name not in phase_defs]
+    if unknown:
+        parser.error(f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(phase_defs)}")
+    phases = [phase_defs[name] for name in names]
     if not Path(WRK).exists():
         print("wrk not found: apt-get install wrk", file=sys.stderr)
         return 2
 
     # bodies: one disjoint slice of senders per phase
     budgets = []
+    nonces = args.nonces_per_sender
+    # leader phases: thread t sends to seq(t+1), only while it is the intake leader; sized
+    # from the devnet's expected schedule (checked against the nodes' when the phase runs)
+    expected_members = devnet_members()
+    seq_keys = [devnet_node_key(i).public for i in range(SEQUENCERS)]
+    thread_counts: list[list[int] | None] = []
     for phase in phases:
         tps = phase.rate * 1.2 if phase.rate else FULL_SPEED_CAP_TPS
-        budgets.append(int(tps * duration) + 200)
-    nonces = args.nonces_per_sender
-    sender_counts = [-(-b // nonces) for b in budgets]
+        if phase.leader:
+            per_thread = leader_bodies_per_thread(tps, duration, devnet_params(),
+                                                  expected_members, seq_keys)
+            thread_counts.append([-(-b // nonces) for b in per_thread])
+            budgets.append(sum(per_thread))
+        else:
+            thread_counts.append(None)
+            budgets.append(int(tps * duration) + 200)
+    sender_counts = [sum(c) if c else -(-b // nonces) for b, c in zip(budgets, thread_counts)]
     extra_accounts = sum(sender_counts)
 
     work = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="ingest-bench-"))
@@ -595,11 +795,11 @@ def main(argv: list[str] | None = None) -> int:
         accounts_s = time.perf_counter() - started
         per_phase_tx: list[list[list[tuple[bytes, bytes]]]] = []
         offset = 0
-        for phase, count in zip(phases, sender_counts):
-            threads = SEQUENCERS if phase.spread else args.threads
+        for phase, count, counts in zip(phases, sender_counts, thread_counts):
+            threads = SEQUENCERS if phase.spread or phase.leader else args.threads
             per_phase_tx.append(presign(senders[offset:offset + count], nonces,
                                         chain_params.chain_id, chain_params.base_fee_wei,
-                                        args.signers, threads))
+                                        args.signers, threads, counts))
             offset += count
         total = sum(len(t) for p in per_phase_tx for t in p)
         sign_s = time.perf_counter() - started
@@ -619,22 +819,62 @@ def main(argv: list[str] | None = None) -> int:
         path = "/rpc" if args.api == "rpc" else "/txs"
         report["phases"] = {}
         all_receipted: set[bytes] = set()
+        leaders: LeaderSchedule | None = None
         for phase, txs in zip(phases, per_phase_tx):
             threads = len(txs)
             prefix = work / f"{phase.name}_bodies"
             write_bodies(prefix, txs, args.api)
+            connections = phase.connections
+            windows_file = None
+            if phase.leader:
+                if leaders is None:
+                    leaders, set_epoch = net.leader_schedule()
+                    thread_of_key = {key: i + 1 for i, key in
+                                     enumerate(net.node_keys()[n] for n in net.sequencers)}
+                    report["leader_schedule"] = {
+                        "source": f"epoch {set_epoch}'s set from GET /schedule, every later "
+                                  "epoch's schedule computed locally (protocol.schedule)",
+                        "set_as_expected": leaders.members == expected_members}
+                    if leaders.members != expected_members:
+                        print("  warning: the devnet's set is not the expected one: body files "
+                              "were sized for another schedule (a thread may run out)", flush=True)
+                now = int(time.time() * 1000)
+                windows = intake_windows(now, now + int((duration + WINDOWS_MARGIN_S) * 1000),
+                                         net.params,
+                                         lambda slot: thread_of_key[leaders.leader(slot)])
+                windows_file = work / f"{phase.name}_windows"
+                write_windows(windows_file, windows)
+                connections = phase.connections * threads  # wrk splits them over the threads
             before = net.counters()
             cpu_before, wrk_before = net.procs.cpu_s(), children_cpu_s()
-            targets = [f"{HOST}:{net.ports[n]}" for n in net.sequencers] if phase.spread else None
+            targets = [f"{HOST}:{net.ports[n]}" for n in net.sequencers] \
+                if phase.spread or phase.leader else None
             what = f"{phase.rate:g} tx/s offered" if phase.rate else "full speed"
             where = "spread over the 4 sequencers" if phase.spread else "all at seq1"
+            if phase.leader:
+                where = f"each to the intake leader ({connections // threads} connections per node)"
             print(f"{phase.name}: {what}, {where}, {duration:g} s ...", flush=True)
             result = run_wrk(net.url("seq1"), bodies=prefix, out=work / f"{phase.name}_out",
-                             path=path, threads=threads, connections=phase.connections,
-                             duration_s=duration, rate=phase.rate, targets=targets)
+                             path=path, threads=threads, connections=connections,
+                             duration_s=duration, rate=phase.rate, targets=targets,
+                             windows=windows_file)
             cpu_after, wrk_after = net.procs.cpu_s(), children_cpu_s()
             after = net.counters()
             summary = summarize(result, phase.rate or None)
+            if phase.leader:
+                ended = int(time.time() * 1000)
+                covered = range(max(1, intake_slot_at(now, net.params)),
+                                intake_slot_at(ended, net.params) + 1)
+                fetched = {}
+                for epoch in sorted({compute_epoch(s, net.params) for s in covered}):
+                    try:
+                        fetched[epoch] = net.schedule(epoch)["schedule"]
+                    except httpx.HTTPError:
+                        fetched[epoch] = []
+                summary["leader_windows"] = {
+                    "windows": len([w for w in windows if w[0] < ended]),
+                    "connections_per_thread": connections // threads,
+                    "schedule_check": check_schedule(leaders, fetched, covered)}
             summary["cpu"] = cpu_per_tx(cpu_before, cpu_after, wrk_after - wrk_before,
                                         summary["accepted"])
             receipts = sum(after[n].get("receipts", 0) - before[n].get("receipts", 0)
@@ -665,6 +905,16 @@ def main(argv: list[str] | None = None) -> int:
                   f"{summary['requests']:,} requests, {summary['refused']} refused), p50 "
                   f"{lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.0f} ms; "
                   f"{summary['forwarded']:.0f} forwarded", flush=True)
+            if phase.leader:
+                check = summary["leader_windows"]["schedule_check"]
+                print(f"  forwarded fraction {summary['forwarded_fraction']}; sent per node "
+                      f"{[t['sent'] for t in summary['threads']]} of "
+                      f"{[t['bodies'] for t in summary['threads']]} bodies; schedule: "
+                      f"{check['checked']} of {check['slots']} slots checked against the nodes', "
+                      f"{check['mismatched']} differ", flush=True)
+            if summary["bodies_exhausted"]:
+                print("  warning: a wrk thread ran out of bodies (the phase ended early for it)",
+                      flush=True)
             if summary["refusals"]:
                 print(f"  refusals: {summary['refusals']}", flush=True)
             net.procs.check_alive()

@@ -20,6 +20,17 @@
 --                       paced open-loop by delay(): request k of a thread is due at
 --                       t0 + k / rate_per_thread whatever the latency (needs enough
 --                       connections: more than rate x latency)
+--   SEQNET_WRK_WINDOWS  optional file of intake windows, one "<start unix ms> <end unix ms>
+--                       <thread>" a line (leader mode, bench/ingest_bench.py's *-leader
+--                       phases): thread i sends only while the wall clock (CLOCK_REALTIME)
+--                       is inside one of its windows [start, end); delay() holds its
+--                       connections until its next window starts. Without a rate, as fast
+--                       as its connections go inside its windows; with SEQNET_WRK_RATE, one
+--                       global open-loop stream: request j is due at t0 + j / rate (t0: the
+--                       wall clock at setup() of thread 1, the same for every thread) and the
+--                       thread whose window holds that due time sends it, so the threads
+--                       together offer the rate. A thread starts its part of the stream at
+--                       its first delay() (it skips no due time after that).
 -- A thread that has sent all its bodies stops (no body is ever sent twice). done() prints one
 -- JSON line prefixed "WRK_RESULT " with wrk's counters and latency percentiles (microseconds;
 -- 50, 90, 95, 99, 99.9).
@@ -52,8 +63,14 @@ local function split(text, sep)
   return items
 end
 
+local stream_t0 = nil
+
 function setup(thread)
   thread:set("id", next_id)
+  if stream_t0 == nil then
+    stream_t0 = wall_ms()
+  end
+  thread:set("t0", stream_t0)
   local targets = split(os.getenv("SEQNET_WRK_TARGETS"), ",")
   if #targets > 0 then
     local target = targets[((next_id - 1) % #targets) + 1]
@@ -78,6 +95,14 @@ local hash_pattern = '"tx_hash":"(0x%x+)"'
 local interval_ms = 0
 local start_ms = nil
 local due = 0
+-- leader mode: this thread's intake windows (wall ms), the current one, the global stream
+local win_start = {}
+local win_end = {}
+local win = 1
+local stream_j = nil
+local stream_t0_ms = 0
+local IDLE_MS = 60000 -- after the last window: longer than any phase (wrk stops at -d)
+windows_count = 0
 
 function init(args)
   local id = wrk.thread:get("id")
@@ -97,7 +122,21 @@ function init(args)
   out:setvbuf("full", 65536)
   local rate = tonumber(os.getenv("SEQNET_WRK_RATE") or "0")
   local count = tonumber(os.getenv("SEQNET_WRK_THREADS") or "1")
-  if rate > 0 then
+  local windows = os.getenv("SEQNET_WRK_WINDOWS") or ""
+  if #windows > 0 then
+    for line in io.lines(windows) do
+      local a, b, t = string.match(line, "^(%d+) (%d+) (%d+)")
+      if a ~= nil and tonumber(t) == id then
+        win_start[#win_start + 1] = tonumber(a)
+        win_end[#win_end + 1] = tonumber(b)
+      end
+    end
+    windows_count = #win_start
+    stream_t0_ms = wrk.thread:get("t0")
+    if rate > 0 then
+      interval_ms = 1000 / rate -- one stream shared by all threads
+    end
+  elseif rate > 0 then
     interval_ms = 1000 * count / rate
   end
 end
@@ -115,9 +154,55 @@ local function paced_delay()
   return math.floor(at - now + 0.5)
 end
 
--- wrk looks for delay() once, at load time: define it only when pacing (a zero delay still
--- costs a timer event per request)
-if tonumber(os.getenv("SEQNET_WRK_RATE") or "0") > 0 then
+-- leader mode: hold a connection until the thread's next intake window (never 0 outside a
+-- window, so an idle thread sleeps in timers instead of spinning); wrk sends the request when
+-- the delay has passed, without asking again, so a request may leave just before its window
+-- ends and reach the node just after (the node then forwards it: allowed, and counted).
+local function leader_delay()
+  local now = wall_ms()
+  if interval_ms == 0 then
+    while win <= #win_start and win_end[win] <= now do
+      win = win + 1
+    end
+    if win > #win_start then
+      return IDLE_MS
+    end
+    if now >= win_start[win] then
+      return 0
+    end
+    return math.ceil(win_start[win] - now)
+  end
+  local t0 = stream_t0_ms
+  if stream_j == nil then
+    -- this thread joins the stream now: the first due time not before its first call
+    stream_j = math.max(0, math.ceil((now - t0) / interval_ms))
+  end
+  while true do
+    local at = t0 + stream_j * interval_ms
+    while win <= #win_start and win_end[win] <= at do
+      win = win + 1
+    end
+    if win > #win_start then
+      return IDLE_MS
+    end
+    if at < win_start[win] then
+      -- the first due time inside the window (at least one step on, whatever the rounding)
+      stream_j = math.max(stream_j + 1, math.ceil((win_start[win] - t0) / interval_ms))
+    else
+      stream_j = stream_j + 1
+      if at <= now then
+        return 0
+      end
+      return math.ceil(at - now)
+    end
+  end
+end
+
+-- wrk looks for delay() once, at load time: define it only when pacing or following windows
+-- (a zero delay still costs a timer event per request)
+if #(os.getenv("SEQNET_WRK_WINDOWS") or "") > 0 then
+  delay = leader_delay
+elseif tonumber(os.getenv("SEQNET_WRK_RATE") or "0") > 0 then
   delay = paced_delay
 end
 
@@ -158,9 +243,10 @@ end
 function done(summary, latency, _requests)
   local per_thread = {}
   for _, thread in ipairs(threads) do
-    per_thread[#per_thread + 1] = string.format('{"id":%d,"sent":%d,"ok":%d,"refused":%d,"bodies":%d}',
+    per_thread[#per_thread + 1] = string.format(
+      '{"id":%d,"sent":%d,"ok":%d,"refused":%d,"bodies":%d,"windows":%d}',
       thread:get("id"), thread:get("sent"), thread:get("ok"), thread:get("refused"),
-      thread:get("requests_count"))
+      thread:get("requests_count"), thread:get("windows_count"))
   end
   local percentiles = {}
   for _, p in ipairs({ 50, 90, 95, 99, 99.9 }) do
