@@ -10,7 +10,7 @@ Spec: docs/spec/trie.md#accounts
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import sha3
@@ -184,6 +184,10 @@ class State:
         Spec: docs/spec/trie.md#deferred-hashing
         """
         return self._trie.root_hash()
+
+    def root_steps(self) -> Iterator[None]:
+        """`state_root()` in slices (see Trie.commit_steps); call state_root() after."""
+        return self._trie.commit_steps()
 
     def copy(self) -> State:
         """An independent state sharing every trie node with this one (O(1)).

@@ -10,8 +10,9 @@ Spec: docs/spec/blocks.md
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .blocks import QUEUE_DEPOSIT, QUEUE_FORCED_TX, Block, Header, QueueItem, QuorumCertificate
 from .constants import BRIDGE_ADDRESS
@@ -95,10 +96,13 @@ class _Overlay:
             self.accounts[address] = account
         return account
 
-    def flush(self) -> None:
-        state = self.state
-        for address, account in self.accounts.items():
-            state.set_account(address, account)
+    def flush_steps(self, chunk: int) -> Iterator[None]:
+        """Write the accounts to the trie, yielding every `chunk` of them."""
+        set_account = self.state.set_account
+        for count, (address, account) in enumerate(self.accounts.items(), 1):
+            set_account(address, account)
+            if count % chunk == 0:
+                yield
 
 
 def _execute(overlay: _Overlay, tx: Transaction, fee_recipient: bytes, params: ChainParams,
@@ -119,6 +123,21 @@ def _execute(overlay: _Overlay, tx: Transaction, fee_recipient: bytes, params: C
     return TxOutcome(tx.hash, tx.sender, tx.to, tx.value, fee, fee // 21_000 if fee else 0)
 
 
+T = TypeVar("T")
+
+STEP_TXS = 256
+"""Transactions executed (or accounts written to the trie) between two yields of the
+`*_steps` generators: about a millisecond of work on this machine."""
+
+def run_steps(steps: Generator[None, None, T]) -> T:
+    """Run a `*_steps` generator to its end and return its result (the synchronous form)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
 def apply_block(state: State, block: Block, fee_recipient: bytes, params: ChainParams,
                 transactions: Sequence[Transaction] | None = None) -> BlockOutput:
     """Apply the block's queue items and transactions to `state` (mutated) and return the
@@ -129,6 +148,16 @@ def apply_block(state: State, block: Block, fee_recipient: bytes, params: ChainP
 
     Spec: docs/spec/blocks.md#execution
     """
+    return run_steps(apply_block_steps(state, block, fee_recipient, params, transactions))
+
+
+def apply_block_steps(state: State, block: Block, fee_recipient: bytes, params: ChainParams,
+                      transactions: Sequence[Transaction] | None = None,
+                      ) -> Generator[None, None, BlockOutput]:
+    """`apply_block` in slices of about a millisecond: a generator that yields between them
+    and returns the BlockOutput. A service drives it on its event loop
+    (`nodekit.loop.run_sliced`) so that a 1,000-transaction block does not hold every
+    request for tens of milliseconds (docs/performance.md); the result is the same."""
     overlay = _Overlay(state)
     withdrawals: list[Withdrawal] = []
     outcomes: list[TxOutcome] = []
@@ -160,9 +189,12 @@ def apply_block(state: State, block: Block, fee_recipient: bytes, params: ChainP
         outcomes.append(outcome)
         fees += outcome.fee_wei
         tx_hashes.append(tx.hash)
+        if position % STEP_TXS == STEP_TXS - 1:
+            yield
 
     touched = frozenset(overlay.accounts)
-    overlay.flush()
+    yield from overlay.flush_steps(STEP_TXS)
+    yield from state.root_steps()
     return BlockOutput(
         state_root=state.state_root(),
         withdrawals_root=compute_withdrawals_root(withdrawals),
@@ -324,10 +356,22 @@ def validate_block(block: Block, parent: Header, parent_state: State, sequencer_
 
     Spec: docs/spec/blocks.md#validity
     """
+    return run_steps(validate_block_steps(block, parent, parent_state, sequencer_set, parent_set,
+                                          queue, l1_head, params, jailed, transactions))
+
+
+def validate_block_steps(block: Block, parent: Header, parent_state: State,
+                         sequencer_set: SequencerSet, parent_set: SequencerSet | None,
+                         queue: Sequence[QueueItem], l1_head: int, params: ChainParams,
+                         jailed: Collection[bytes] = (),
+                         transactions: Sequence[Transaction] | None = None,
+                         ) -> Generator[None, None, tuple[State, BlockOutput]]:
+    """`validate_block` in slices (see apply_block_steps)."""
     validate_block_envelope(block, parent, sequencer_set, parent_set, queue, l1_head, params, jailed)
+    yield
     member = sequencer_set.get_member(block.header.producer)
     state = parent_state.copy()
-    output = apply_block(state, block, member.operator, params, transactions)
+    output = yield from apply_block_steps(state, block, member.operator, params, transactions)
     validate_block_output(block.header, output)
     return state, output
 
@@ -356,10 +400,23 @@ def build_block(parent: Header, parent_state: State, *, slot: int, timestamp_ms:
 
     Spec: docs/spec/blocks.md#production
     """
+    return run_steps(build_block_steps(
+        parent, parent_state, slot=slot, timestamp_ms=timestamp_ms, producer=producer,
+        fee_recipient=fee_recipient, params=params, transactions=transactions,
+        queue_items=queue_items, l1_origin=l1_origin, parent_qc=parent_qc))
+
+
+def build_block_steps(parent: Header, parent_state: State, *, slot: int, timestamp_ms: int,
+                      producer: NodeKey, fee_recipient: bytes, params: ChainParams,
+                      transactions: Sequence[Transaction] = (),
+                      queue_items: Sequence[QueueItem] = (), l1_origin: int | None = None,
+                      parent_qc: QuorumCertificate | None = None,
+                      ) -> Generator[None, None, tuple[Block, State, BlockOutput]]:
+    """`build_block` in slices (see apply_block_steps)."""
     state = parent_state.copy()
     body = Block(header=parent, signature=b"", queue_items=tuple(queue_items),
                  transactions=tuple(tx.raw for tx in transactions))
-    output = apply_block(state, body, fee_recipient, params, transactions)
+    output = yield from apply_block_steps(state, body, fee_recipient, params, transactions)
     header = Header(
         number=parent.number + 1,
         parent_hash=parent.hash,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import gc
 from binascii import hexlify, unhexlify
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import sha3
 
@@ -685,6 +685,20 @@ class Trie:
         Spec: docs/spec/trie.md#algorithm
         """
         self._root = _delete(self._root, _to_nibbles(key), 0, self._db)
+
+    def commit_steps(self) -> Iterator[None]:
+        """Hash the dirty nodes one subtree of the root at a time, yielding after each, so that
+        a caller on an event loop can answer requests in between; `root_hash()` then has only
+        the root left to encode. Hashing is deferred and cached, so the result is the same.
+
+        Spec: docs/spec/trie.md#deferred-hashing
+        """
+        root = self._root
+        if type(root) is _Branch:
+            for child in root.children:
+                if child is not None and child.__class__ is not bytes and child.ref is None:
+                    _commit(child)
+                    yield
 
     def root_hash(self) -> bytes:
         """keccak of the root node's RLP, hashing each dirty node once.
