@@ -56,10 +56,10 @@ def _resign(node: "Node", block: Block, **changes) -> Block:
                                                                            node.params))
 
 
-def build(node: "Node", session: "SlotSession", timestamp: int):
-    """The session's block, honest or as a fault flag says. Returns (block, state, output,
-    second_block_or_None)."""
-    from .core.producer import build_session_block
+def build_steps(node: "Node", session: "SlotSession", timestamp: int):
+    """The session's block, honest or as a fault flag says: a generator (run it with
+    nodekit.loop.run_sliced) returning (block, state, output, second_block_or_None)."""
+    from .core.producer import build_session_block_steps
 
     faults = node.faults
     txs = list(session.txs)
@@ -67,7 +67,7 @@ def build(node: "Node", session: "SlotSession", timestamp: int):
         own = _front_runner(node, session)
         if own is not None:
             txs = [own] + txs
-    block, state, output = build_session_block(node, session, timestamp, txs)
+    block, state, output = yield from build_session_block_steps(node, session, timestamp, txs)
     extra = None
     if "invalid_tx" in faults:
         forged = _forged_tx(node, session.slot)

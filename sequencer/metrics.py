@@ -18,7 +18,14 @@ class SequencerMetrics:
         self.blocks_produced = Counter("seqnet_sequencer_blocks_produced_total", "Blocks sealed",
                                        registry=r)
         self.slots_skipped = Counter("seqnet_sequencer_slots_skipped_total",
-                                     "Own slots without a block (no QC for the parent)", registry=r)
+                                     "Own slots without a block (no QC for the parent, or a session that could not move onto it)", registry=r)
+        self.speculative_sessions = Counter(
+            "seqnet_sequencer_speculative_sessions_total",
+            "Sessions opened in the seal window before the previous block arrived", registry=r)
+        self.speculation_failed = Counter(
+            "seqnet_sequencer_speculation_failed_total",
+            "Speculative sessions whose transactions were not valid on the real block",
+            registry=r)
         self.blocks_validated = Counter("seqnet_sequencer_blocks_validated_total",
                                         "Peer blocks validated", ("result",), registry=r)
         self.attestations = Counter("seqnet_sequencer_attestations_signed_total",

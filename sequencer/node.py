@@ -89,7 +89,12 @@ class Node:
         """Attestations to blocks not seen yet."""
         self.votes: dict[int, bytes] = {}
         self.invalid_blocks: dict[bytes, str] = {}
-        self.validating: set[bytes] = set()
+        self.validating: dict[bytes, int] = {}
+        """Blocks being validated: hash -> slot."""
+        self.sealing = None
+        """The SlotSession whose block is being built (producer.build_and_send), if any."""
+        self.block_work = (settings.block_slice_ms / 1000, settings.block_pause_ms / 1000)
+        """nodekit.loop.run_sliced's (budget_s, pause_s) for building and validating blocks."""
         self.observations: collections.deque = collections.deque(maxlen=4096)
         self.observation_id = 0
         self.evidence: list[dict[str, Any]] = []

@@ -60,6 +60,11 @@ def _receipt_at_once(node: "Node", tx) -> Receipt | None:
     if session is not None and session.open and \
             session.slot >= node.current_slot(node.clock.now_ms()):
         # this slot's session, or the next one's opened early in the seal window
+        if session.speculative:
+            try:
+                return receipt_in_session(node, session, tx)
+            except InvalidTransaction:
+                return None  # maybe valid after the real previous block: wait for it
         return receipt_in_session(node, session, tx)
     return None
 
@@ -242,7 +247,8 @@ def on_gossip(node: "Node", sender: bytes, items: list[dict]) -> int:
             node.remember_receipt(receipt)
         added += 1
         if session is not None and session.open and session.slot >= slot \
-                and tx.hash not in session.hashes:
+                and not session.speculative and tx.hash not in session.hashes:
+            # (not into a speculative session: the previous leader may have receipted it)
             try:
                 receipt_in_session(node, session, tx)
             except InvalidTransaction:

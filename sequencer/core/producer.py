@@ -25,7 +25,8 @@ from protocol.receipts import Receipt, compute_receipt_hash
 from protocol.schedule import compute_epoch, compute_slot_start_ms
 from protocol.state import Account
 from protocol.transactions import Transaction, compute_fee, validate_transaction
-from protocol.transition import apply_block, build_block, compute_due_queue_index
+from protocol.transition import apply_block, build_block_steps, compute_due_queue_index
+from nodekit.loop import run_sliced
 
 from . import batcher
 from .chain import Entry
@@ -50,6 +51,9 @@ class SlotSession:
         self.prefix = ZERO_HASH
         self.open = True
         self.done = False
+        self.speculative = False
+        """Opened before the block of slot-1 arrived, on the state that block is predicted
+        to leave (see open_speculative_session); rebased onto the real block when it comes."""
         state = parent.state.copy()
         if self.queue_items:
             body = Block(header=parent.block.header, signature=b"", queue_items=self.queue_items)
@@ -60,7 +64,7 @@ class SlotSession:
     def describe(self) -> dict:
         return {"slot": self.slot, "parent": self.parent.number, "open": self.open,
                 "transactions": len(self.txs), "l1_origin": self.l1_origin,
-                "queue_items": len(self.queue_items)}
+                "queue_items": len(self.queue_items), "speculative": self.speculative}
 
     def account(self, address: bytes) -> Account:
         account = self.accounts.get(address)
@@ -200,6 +204,12 @@ async def tick(node: "Node", now_ms: int) -> None:
     if node.is_follower or "offline" in node.faults or not node.l1_synced:
         return
     session = node.session
+    if session is not None and session.speculative and not session.done:
+        # the parent is fixed when the block of slot-1 is here, or when the parent wait of
+        # the session's slot is over (step 1): the newest block then
+        waited = now_ms >= compute_slot_start_ms(session.slot, node.params) + \
+            parent_wait_ms(node, session.slot) and not _pending_block_in_work(node, session.slot - 1)
+        await settle_speculation(node, session, final=waited)
     if session is not None and not session.done:
         end = compute_slot_start_ms(session.slot + 1, node.params)
         if now_ms >= end - seal_margin_ms(node):
@@ -223,12 +233,21 @@ async def tick(node: "Node", now_ms: int) -> None:
     previous = node.store.by_slot.get(slot - 1)
     if early:
         if previous is None:
-            return  # the parent is not here yet: open at the slot's start, as usual
+            # the block of slot-1 is being sealed: take transactions now, on the state it is
+            # predicted to leave, instead of holding them until it is built and validated
+            await open_speculative_session(node, slot)
+            return
     elif now_ms >= compute_slot_start_ms(slot + 1, node.params) - seal_margin_ms(node):
         return  # too late for this slot (e.g. the loop stalled)
     elif not previous and now_ms < start + parent_wait_ms(node, slot):
         return
     await open_session(node, slot)
+
+
+def _pending_block_in_work(node: "Node", slot: int) -> bool:
+    """A block of `slot` is being built here or validated: it is here, just not ready."""
+    sealing = node.sealing
+    return (sealing is not None and sealing.slot == slot) or slot in node.validating.values()
 
 
 def parent_wait_ms(node: "Node", slot: int) -> int:
@@ -263,10 +282,119 @@ async def open_session(node: "Node", slot: int) -> SlotSession:
     return session
 
 
-async def seal(node: "Node", session: SlotSession, now_ms: int) -> Block | None:
-    """Build, sign, store and broadcast the session's block, if the parent has a QC."""
+class _PredictedState:
+    """The accounts a pending block is predicted to leave: what `SlotSession.base` reads."""
+
+    def __init__(self, predicted: SlotSession) -> None:
+        self.get_account = predicted.pending_account
+
+
+async def open_speculative_session(node: "Node", slot: int) -> SlotSession | None:
+    """Open the session of `slot` in the seal window of slot-1, before that block is here.
+
+    Its base is the state the block of slot-1 is predicted to leave: the parent its leader
+    builds on plus the transactions that leader receipted for slot-1 (gossiped with their
+    receipts, index 0, 1, 2... without a gap; a leader's block starts with exactly what it
+    receipted). New transactions valid on that state are receipted at once; the others wait
+    for the real block. No pool transaction is drained into it: one the other leader may
+    have receipted meanwhile would be in both blocks. Receipts commit to order, not to the
+    parent (docs/spec/sequencer.md#slot-pipeline), so when the block arrives the session is
+    rebased onto it (`settle_speculation`) and every promise holds as long as its
+    transactions stay valid there, in order (docs/adr/0005-speculative-early-open.md)."""
+    pending_slot = slot - 1
+    leader = await node.leader_of(pending_slot)
+    own = node.sealing
+    if leader == node.key.public:
+        if own is None or own.slot != pending_slot or node.faults:
+            return None  # no block of its own in the making (or a faulty one): no prediction
+    elif leader is None:
+        return None
+    pending_set = await node.get_set(compute_epoch(pending_slot, node.params))
+    sequencer_set = await node.get_set(compute_epoch(slot, node.params))
+    if pending_set is None or sequencer_set is None:
+        return None
+    if node.store.by_slot.get(pending_slot) or (node.session is not None and
+                                                 node.session.slot >= slot):
+        return None  # the block came (or a session opened) while this awaited
+    if leader == node.key.public:
+        predicted = own  # its own block being built: the prediction is exact
+        parent = own.parent
+    else:
+        parent = node.store.choose_parent(pending_slot)
+        predicted = _predict(node, pending_slot, leader, parent, pending_set)
+    session = SlotSession(node, slot, parent, max(parent.block.header.l1_origin, node.l1_head),
+                          (), node.fee_recipient(sequencer_set, node.key.public))
+    session.base = _PredictedState(predicted)
+    session.speculative = True
+    node.session = session
+    node.metrics.speculative_sessions.inc()
+    node.log.debug("slot %d: speculative session on block %d + %d predicted txs of slot %d",
+                   slot, parent.number, len(predicted.txs), pending_slot)
+    return session
+
+
+def _predict(node: "Node", pending_slot: int, leader: bytes, parent: Entry,
+             pending_set) -> SlotSession:
+    """The session the leader of `pending_slot` is sealing, as far as its gossiped receipts
+    show it."""
+    predicted = SlotSession(node, pending_slot, parent, parent.block.header.l1_origin, (),
+                            node.fee_recipient(pending_set, leader))
+    receipted = sorted((entry.receipt.index, entry.tx) for entry in node.mempool.entries.values()
+                       if entry.receipt is not None and entry.receipt.slot == pending_slot
+                       and entry.receipt.leader == leader)
+    for index, tx in receipted:
+        if index != len(predicted.txs):
+            break  # a gap: what follows is not known to be in the block
+        try:
+            predicted.check(tx)
+        except InvalidTransaction:
+            break
+        predicted.append(tx)
+    return predicted
+
+
+async def settle_speculation(node: "Node", session: SlotSession, *, final: bool = False) -> bool:
+    """Move a speculative session onto the block of slot-1 once it is here (or, with `final`,
+    onto the newest parent there is, at the seal). True when the session stands on a real
+    block; False when it cannot (a receipted transaction is not valid there, in order): it
+    then signs nothing for its slot and its receipted transactions, already gossiped, go to
+    the next leader, as without a QC."""
+    parent = node.store.choose_parent(session.slot)
+    if parent.slot < session.slot - 1 and not final:
+        return False  # not here yet
+    # the L1 origin is fixed now, as a session opened at this moment would fix it; if the queue
+    # items due at it do not fit before the receipted transactions, the one fixed at the open
+    origin = session.l1_origin
+    session.l1_origin = max(origin, node.l1_head)
+    if await rebase(node, session, parent) or \
+            (session.l1_origin != origin and await _rebase_at(node, session, parent, origin)):
+        session.speculative = False
+        drain_mempool(node, session)  # what opening on this parent takes (carried txs...)
+        return True
+    session.l1_origin = origin
+    session.open = False
+    session.done = True
+    node.metrics.slots_skipped.inc()
+    node.metrics.speculation_failed.inc()
+    node.log.warning("slot %d: the %d transactions receipted on the predicted state are not "
+                     "valid in order on block %d; no block, they go to the next leader",
+                     session.slot, len(session.txs), parent.number)
+    return False
+
+
+async def _rebase_at(node: "Node", session: SlotSession, parent: Entry, l1_origin: int) -> bool:
+    session.l1_origin = l1_origin
+    return await rebase(node, session, parent)
+
+
+async def seal(node: "Node", session: SlotSession, now_ms: int) -> bool:
+    """Close the session and start building its block, if the parent has a QC. The block is
+    built in slices in a task of its own (`build_and_send`), so that the slot loop opens the
+    next session meanwhile and requests are answered between slices."""
     params = node.params
     end = compute_slot_start_ms(session.slot + 1, params)
+    if session.speculative and not await settle_speculation(node, session, final=True):
+        return False
     better = node.store.choose_parent(session.slot)
     if better is not session.parent and better.slot > session.parent.slot and \
             not await rebase(node, session, better):
@@ -282,43 +410,55 @@ async def seal(node: "Node", session: SlotSession, now_ms: int) -> Block | None:
                       "the session cannot move onto it; no block, %d receipted txs handed over",
                       session.slot, better.number, better.slot, session.parent.number,
                       len(session.txs))
-        return None
+        return False
     parent = session.parent
     if parent.qc is None and parent.number != 0:
         if now_ms < end:
-            return None  # the QC may still arrive; the next tick retries
+            return False  # the QC may still arrive; the next tick retries
         session.open = False
         session.done = True
         node.metrics.slots_skipped.inc()
         node.log.info("slot %d: no QC for parent %d; no block, %d receipted txs handed over",
                       session.slot, parent.number, len(session.txs))
-        return None
+        return False
     session.open = False
     session.done = True
     node.last_sealed_slot = session.slot
     timestamp = min(max(now_ms, compute_slot_start_ms(session.slot, params)), end - 1)
+    node.sealing = session
+    node.spawn(build_and_send(node, session, timestamp))
+    return True
+
+
+async def build_and_send(node: "Node", session: SlotSession, timestamp: int) -> Block | None:
+    """Build and sign the sealed session's block (in slices), store it, attest it and send it
+    to the peers."""
+    params = node.params
     started = time.perf_counter()
     from .. import faults
-    try:
-        block, state, output, extra = faults.build(node, session, timestamp)
-    except ProtocolError as error:
-        node.log.error("slot %d: cannot build the block: %s", session.slot, error)
-        return None
-    node.metrics.seal_seconds.observe(time.perf_counter() - started)
-    node.metrics.blocks_produced.inc()
     from . import validator
-    validator.accept_own_block(node, block, state, output, session.fee_recipient)
+    try:
+        try:
+            block, state, output, extra = await run_sliced(
+                faults.build_steps(node, session, timestamp), *node.block_work)
+        except ProtocolError as error:
+            node.log.error("slot %d: cannot build the block: %s", session.slot, error)
+            return None
+        node.metrics.seal_seconds.observe(time.perf_counter() - started)
+        node.metrics.blocks_produced.inc()
+        validator.accept_own_block(node, block, state, output, session.fee_recipient)
+    finally:
+        if node.sealing is session:
+            node.sealing = None
     if extra:  # equivocation: a second block for other peers
         await validator.broadcast_equivocation(node, block, extra)
     else:
         node.spawn(validator.broadcast_block(node, block))
     if node.faults:
         node.spawn(batcher.submit_faulty_block(node))
-    node.log.debug("slot %d: sealed block %d on %d (slot %d), %d txs, %d ms into the slot, "
-                   "built in %.0f ms", session.slot, block.number, parent.number, parent.slot,
-                   len(block.transactions), node.clock.now_ms() - (end - params.slot_ms),
-                   (time.perf_counter() - started) * 1000)
-    await asyncio.sleep(0)
+    node.log.debug("slot %d: sealed block %d on %d (slot %d), %d txs, built in %.0f ms",
+                   session.slot, block.number, session.parent.number, session.parent.slot,
+                   len(block.transactions), (time.perf_counter() - started) * 1000)
     return block
 
 
@@ -350,10 +490,11 @@ async def rebase(node: "Node", session: SlotSession, parent: Entry) -> bool:
     return True
 
 
-def build_session_block(node: "Node", session: SlotSession, timestamp: int,
-                        transactions=None):
+def build_session_block_steps(node: "Node", session: SlotSession, timestamp: int,
+                              transactions=None):
+    """build_block_steps for the session: a generator returning (block, state, output)."""
     parent = session.parent
-    return build_block(
+    return build_block_steps(
         parent.block.header, parent.state, slot=session.slot, timestamp_ms=timestamp,
         producer=node.key, fee_recipient=session.fee_recipient, params=node.params,
         transactions=session.txs if transactions is None else transactions,

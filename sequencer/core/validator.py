@@ -21,7 +21,8 @@ from protocol.exceptions import ProtocolError
 from protocol.fraud import EquivocationEvidence, encode_evidence
 from protocol.schedule import compute_epoch, compute_slot_start_ms
 from protocol.signing import verify_node_signature
-from protocol.transition import validate_block
+from protocol.transition import validate_block_steps
+from nodekit.loop import run_sliced
 from nodekit.errors import RemoteRejected, TemporaryError
 
 from .. import repo
@@ -101,11 +102,11 @@ async def on_block(node: "Node", block: Block, source: str = "") -> str:
         return "invalid"
     if block.hash in node.validating:
         return "pending"
-    node.validating.add(block.hash)
+    node.validating[block.hash] = block.slot
     try:
         return await _on_new_block(node, block, source)
     finally:
-        node.validating.discard(block.hash)
+        node.validating.pop(block.hash, None)
 
 
 async def _on_new_block(node: "Node", block: Block, source: str) -> str:
@@ -127,9 +128,9 @@ async def _on_new_block(node: "Node", block: Block, source: str) -> str:
             await node.refresh_l1()
         queue = await node.get_queue(parent.block.header.l1_queue_index, header.l1_origin)
         txs = [node.decode(raw) for raw in block.transactions]
-        state, output = validate_block(block, parent.block.header, parent.state, sequencer_set,
-                                       parent_set, queue, node.l1_head, node.params,
-                                       node.jailed_at(header.slot), txs)
+        state, output = await run_sliced(validate_block_steps(
+            block, parent.block.header, parent.state, sequencer_set, parent_set, queue,
+            node.l1_head, node.params, node.jailed_at(header.slot), txs), *node.block_work)
         fee_recipient = node.fee_recipient(sequencer_set, header.producer)
     except ProtocolError as error:
         node.invalid_blocks[block.hash] = f"{error.name}: {error}"
