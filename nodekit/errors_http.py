@@ -113,7 +113,16 @@ async def _service_error(_request: Request, exc: Exception) -> Response:
     return service_error_response(exc)
 
 
-def _internal_error_response(exc: BaseException) -> Response:
+def unhandled_error_response(scope: dict[str, Any], exc: Exception) -> Response | None:
+    """The answer to an exception no handler took: logged with its traceback, 500
+    `InternalError`; None (logged at debug) when the client went away before sending its
+    whole body, as nobody is left to answer and it is not our error (wrk stopping, a killed
+    script). CatchAllMiddleware's, and nodekit.fastlane's."""
+    if isinstance(exc, ClientDisconnect):
+        log.debug("client disconnected during %s %s", scope.get("method"), scope.get("path"))
+        return None
+    log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"),
+                  exc_info=exc)
     return error_response(500, "InternalError", f"{type(exc).__name__}: {exc}"[:1000])
 
 
@@ -155,15 +164,13 @@ class CatchAllMiddleware:
             if started:
                 raise
             await service_error_response(exc)(scope, receive, send)
-        except ClientDisconnect:
-            # The client went away before sending its whole body (wrk stopping, a killed
-            # script): nobody is left to answer, and it is not our error.
-            log.debug("client disconnected during %s %s", scope.get("method"), scope.get("path"))
         except Exception as exc:
-            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            response = unhandled_error_response(scope, exc)
+            if response is None:
+                return
             if started:
                 raise
-            await _internal_error_response(exc)(scope, receive, send)
+            await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -174,6 +181,27 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TemporaryError, _service_error)
     app.add_exception_handler(RemoteRejected, _service_error)
     app.add_middleware(CatchAllMiddleware)
+
+
+def body_too_large(max_bytes: int) -> str:
+    """The detail of the 413 answer to a body above `max_bytes`."""
+    return f"request body exceeds {max_bytes} bytes"
+
+
+def content_length_refusal(headers: Any, max_bytes: int) -> Response | None:
+    """The answer to a request whose Content-Length is not a number (400 `BadRequest`) or
+    declares more than `max_bytes` (413 `PayloadTooLarge`), before any byte of the body is
+    read; None when no Content-Length header refuses it. `headers`: ASGI (name, value) pairs.
+    """
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                return error_response(400, "BadRequest", "invalid Content-Length")
+            if declared > max_bytes:
+                return error_response(413, "PayloadTooLarge", body_too_large(max_bytes))
+    return None
 
 
 class BodySizeLimitMiddleware:
@@ -187,19 +215,11 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = f"request body exceeds {self.max_bytes} bytes"
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    await error_response(400, "BadRequest", "invalid Content-Length")(
-                        scope, receive, send)
-                    return
-                if declared > self.max_bytes:
-                    await error_response(413, "PayloadTooLarge", too_large)(scope, receive,
-                                                                            send)
-                    return
+        refusal = content_length_refusal(scope.get("headers", ()), self.max_bytes)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        too_large = body_too_large(self.max_bytes)
         received = 0
         max_bytes = self.max_bytes
 

@@ -39,6 +39,34 @@ def metrics_router(registry: CollectorRegistry, path: str = "/metrics") -> APIRo
     return router
 
 
+class RequestMetrics:
+    """The request counter and latency histogram of one app, and the one way to record a
+    request in them (RequestMetricsMiddleware and nodekit.fastlane both call `observe`).
+
+    The labelled children are cached per label set: `labels()` validates and locks on every
+    call, and the set of (method, route, status) an app sees is small and fixed."""
+
+    def __init__(self, requests: Counter, latency: Histogram) -> None:
+        self.requests = requests
+        """`{prefix}_requests_total{method,route,status}`."""
+        self.latency = latency
+        """`{prefix}_request_duration_seconds{method,route}`."""
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One request: `route` is the matched path template, or "unmatched"."""
+        counter = self._counted.get((method, route, status))
+        if counter is None:
+            counter = self._counted[method, route, status] = \
+                self.requests.labels(method, route, str(status))
+        counter.inc()
+        timer = self._timed.get((method, route))
+        if timer is None:
+            timer = self._timed[method, route] = self.latency.labels(method, route)
+        timer.observe(seconds)
+
+
 class RequestMetricsMiddleware:
     """Pure ASGI middleware: counts requests and observes latency per route template.
 
@@ -46,11 +74,10 @@ class RequestMetricsMiddleware:
     the number of series stays bounded; unmatched paths share the label "unmatched".
     """
 
-    def __init__(self, app: Any, requests: Counter, latency: Histogram,
+    def __init__(self, app: Any, metrics: RequestMetrics,
                  skip_paths: frozenset[str] = frozenset({"/metrics"})) -> None:
         self.app = app
-        self.requests = requests
-        self.latency = latency
+        self.metrics = metrics
         self.skip_paths = skip_paths
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -71,17 +98,19 @@ class RequestMetricsMiddleware:
         finally:
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "")
-            self.requests.labels(method, label, str(status)).inc()
-            self.latency.labels(method, label).observe(time.perf_counter() - started)
+            self.metrics.observe(scope.get("method", ""), label, status,
+                                 time.perf_counter() - started)
 
 
 def install_request_metrics(app: FastAPI, registry: CollectorRegistry,
-                            prefix: str = "seqnet_http") -> None:
+                            prefix: str = "seqnet_http") -> RequestMetrics:
     """Count requests (`{prefix}_requests_total{method,route,status}`) and time them
-    (`{prefix}_request_duration_seconds{method,route}`) into `registry`."""
+    (`{prefix}_request_duration_seconds{method,route}`) into `registry`; returns the metrics
+    so that a path around the middleware (nodekit.fastlane) records into the same series."""
     requests = Counter(f"{prefix}_requests_total", "HTTP requests served",
                        ("method", "route", "status"), registry=registry)
     latency = Histogram(f"{prefix}_request_duration_seconds", "HTTP request latency",
                         ("method", "route"), buckets=LATENCY_BUCKETS_S, registry=registry)
-    app.add_middleware(RequestMetricsMiddleware, requests=requests, latency=latency)
+    metrics = RequestMetrics(requests, latency)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    return metrics
