@@ -1,6 +1,7 @@
-"""create_app(settings): the sequencer's FastAPI app. The lifespan registers the node on L1
-(when its key is not registered yet) and runs one loop per job; routers per topic; one error
-mapping (nodekit.errors_http). Nothing else.
+"""create_app(settings): the sequencer's FastAPI app, behind the hot lane of its intake,
+JSON-RPC and peer routes (nodekit.fastlane). The lifespan registers the node on L1 (when its
+key is not registered yet) and runs one loop per job; routers per topic; one error mapping
+(nodekit.errors_http). Nothing else.
 
 Spec: docs/spec/sequencer.md
 """
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 
 from nodekit.errors import RemoteRejected, TemporaryError
 from nodekit.errors_http import install_body_size_limit, install_error_handlers
-from nodekit.fastlane import install_fast_routes
+from nodekit.fastlane import HotLane
 from nodekit.loop import Clock, run_loop
 from nodekit.metrics import install_request_metrics, metrics_router
 from protocol.constants import TOKEN
@@ -79,7 +80,9 @@ async def _supervised(name, tick, interval, clock: Clock, logger) -> None:
 
 def create_app(settings: SequencerSettings, clock: Clock | None = None, *,
                l1_transport: httpx.AsyncBaseTransport | None = None,
-               peer_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+               peer_transport: httpx.AsyncBaseTransport | None = None) -> HotLane:
+    """The FastAPI app behind the hot lane of the routes every transaction takes
+    (nodekit.fastlane); the returned object stands in for the app (`state`, `openapi()`)."""
     node = Node(settings, clock, l1_transport=l1_transport, peer_transport=peer_transport)
 
     @asynccontextmanager
@@ -107,10 +110,10 @@ def create_app(settings: SequencerSettings, clock: Clock | None = None, *,
     app.state.settings = settings
     for module in (txs, blocks, withdrawals, status, peer, admin, jsonrpc):
         app.include_router(module.router)
-    install_fast_routes(app, [("POST", "/txs", txs.submit_tx), ("POST", "/", jsonrpc.rpc),
-                              ("POST", "/rpc", jsonrpc.rpc), *peer.FAST_ROUTES])
     app.include_router(metrics_router(node.metrics.registry))
-    install_request_metrics(app, node.metrics.registry)
+    request_metrics = install_request_metrics(app, node.metrics.registry)
     install_error_handlers(app)
     install_body_size_limit(app, settings.max_body_bytes)
-    return app
+    return HotLane(app, [("POST", "/txs", txs.submit_tx_body), ("POST", "/", jsonrpc.rpc_body),
+                         ("POST", "/rpc", jsonrpc.rpc_body), *peer.HOT_ROUTES],
+                   node, max_body_bytes=settings.max_body_bytes, metrics=request_metrics)

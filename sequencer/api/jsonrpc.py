@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from starlette.datastructures import Headers
 
 from nodekit.errors import ServiceError
 from protocol.blocks import QUEUE_FORCED_TX
@@ -377,8 +378,13 @@ async def handle_one(node: Node, request: Any) -> dict | None:
 
 async def rpc(request: Request):
     """Ethereum JSON-RPC 2.0 (single or batch)."""
-    node: Node = request.app.state.node
-    body = await request.body()
+    return await rpc_body(request.app.state.node, await request.body(), request.headers,
+                          request.url.path)
+
+
+async def rpc_body(node: Node, body: bytes, _headers: Headers, _path: str) -> Response:
+    """POST / and /rpc on the hot lane (nodekit.fastlane), and behind their FastAPI
+    declarations."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:

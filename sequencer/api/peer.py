@@ -14,7 +14,7 @@ Spec: docs/spec/sequencer.md#peer-messages
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -40,11 +40,11 @@ class PeerMessage:
         self.body = body
 
 
-async def peer_message(request: Request) -> PeerMessage:
-    node: Node = request.app.state.node
-    raw = await request.body()
+async def read_peer_message(node: Node, body: bytes, headers: Any, path: str) -> PeerMessage:
+    """The signed message `body` sent to `path`: its sender checked (HTTPException 401 bad
+    signature, 403 unknown key) and its body a JSON object (InvalidEncoding)."""
     try:
-        sender = verify_peer_headers(request.headers, request.url.path, raw, node.params.chain_id,
+        sender = verify_peer_headers(headers, path, body, node.params.chain_id,
                                      node.clock.now_ms(), node.settings.peer_clock_skew_ms)
     except PeerAuthError as error:
         raise HTTPException(error.status, error.detail) from None
@@ -57,12 +57,18 @@ async def peer_message(request: Request) -> PeerMessage:
             raise HTTPException(403, f"node key 0x{sender.hex()[:16]}.. is not a sequencer "
                                      f"registered on L1")
     try:
-        body = orjson.loads(raw)
+        message = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise InvalidEncoding("peer message body is not JSON") from None
-    if not isinstance(body, dict):
+    if not isinstance(message, dict):
         raise InvalidEncoding("peer message body must be a JSON object")
-    return PeerMessage(sender, body)
+    return PeerMessage(sender, message)
+
+
+async def peer_message(request: Request) -> PeerMessage:
+    """The FastAPI dependency of the routes below."""
+    return await read_peer_message(request.app.state.node, await request.body(), request.headers,
+                                   request.url.path)
 
 
 PeerDep = Annotated[PeerMessage, Depends(peer_message)]
@@ -120,15 +126,18 @@ async def post_forward_batch(message: PeerDep, node: NodeDep):
     return json_response({"results": await intake.submit_forwarded(node, raws)})
 
 
-def fast_peer_route(handler):
-    """The same handler as a plain Starlette endpoint (nodekit.fastlane)."""
-    async def endpoint(request: Request):
-        message = await peer_message(request)
-        result = await handler(message, request.app.state.node)
+def hot_peer_route(handler):
+    """`handler` as a hot-lane endpoint (nodekit.fastlane): the message read as the
+    dependency above reads it, the answer a dict as FastAPI would serialize it."""
+    async def endpoint(node: Node, body: bytes, headers: Any, path: str) -> Response:
+        result = await handler(await read_peer_message(node, body, headers, path), node)
         return result if isinstance(result, Response) else json_response(result)
     return endpoint
 
 
-FAST_ROUTES = [("POST", "/peer/forward_batch", fast_peer_route(post_forward_batch)),
-               ("POST", "/peer/txs", fast_peer_route(post_txs)),
-               ("POST", "/peer/forward", fast_peer_route(post_forward))]
+HOT_ROUTES = [("POST", "/peer/forward_batch", hot_peer_route(post_forward_batch)),
+              ("POST", "/peer/txs", hot_peer_route(post_txs)),
+              ("POST", "/peer/forward", hot_peer_route(post_forward)),
+              ("POST", "/peer/blocks", hot_peer_route(post_block)),
+              ("POST", "/peer/attestations", hot_peer_route(post_attestations))]
+"""The peer routes on the hot lane: every one of them."""
