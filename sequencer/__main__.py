@@ -37,8 +37,11 @@ def main(argv: list[str] | None = None) -> None:
                         format=f"%(asctime)s %(levelname)s {settings.name} %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per peer request: noise
     app = create_app(settings)
+    # No proxy sits in front of a sequencer (the launcher and docker-compose.yml publish its
+    # port directly) and nothing reads the client address or scheme: uvicorn's
+    # ProxyHeadersMiddleware would be one more layer on every request for nothing.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                access_log=False, loop="uvloop", http="httptools")
+                access_log=False, loop="uvloop", http="httptools", proxy_headers=False)
 
 
 if __name__ == "__main__":
