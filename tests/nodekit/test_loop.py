@@ -143,3 +143,38 @@ def test_system_clock_and_sleep_until():
         assert clock.now_ms() >= before + 5
         await sleep_until_ms(clock, before - 1000)   # past: returns at once
     run(main())
+
+
+def test_run_sliced_returns_the_result_and_lets_other_tasks_run_between_slices():
+    """Block work (protocol.transition's *_steps generators) runs in slices: a request task
+    gets the loop between two slices instead of waiting for the whole block."""
+    import time
+
+    from nodekit.loop import run_sliced
+
+    def work(slices: int, slice_s: float):
+        for _ in range(slices):
+            end = time.perf_counter() + slice_s
+            while time.perf_counter() < end:
+                pass
+            yield
+        return "done"
+
+    async def scenario():
+        answered: list[int] = []
+
+        async def requests():
+            for i in range(1000):
+                answered.append(i)
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(requests())
+        await asyncio.sleep(0)
+        result = await run_sliced(work(10, 0.002), budget_s=0.001)
+        served_meanwhile = len(answered)
+        other.cancel()
+        return result, served_meanwhile
+
+    result, served = asyncio.run(scenario())
+    assert result == "done"
+    assert served >= 10   # one turn of the loop after each slice, at least

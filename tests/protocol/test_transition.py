@@ -275,3 +275,41 @@ def test_build_block_output_matches_block_roots(chain, params, accounts):
         producer=chain.leader_key(1), fee_recipient=b"\x42" * 20, params=params, transactions=txs)
     assert output.tx_hashes == tuple(tx.hash for tx in txs)
     assert state.get_account(b"\x42" * 20).balance == output.fees_wei == 5 * 21_000 * 2 * params.base_fee_wei
+
+
+def test_steps_give_what_the_one_call_gives_and_yield_between_slices(params):
+    """apply_block_steps / validate_block_steps (what services drive in slices on their event
+    loop) return exactly apply_block's / validate_block's result, and yield more than once
+    for a block of more than STEP_TXS transactions."""
+    from protocol.accounts import generated_accounts
+    from protocol.chainbuilder import ChainBuilder
+    from protocol.genesis import make_devnet_genesis
+    from protocol.transition import (STEP_TXS, apply_block_steps, run_steps,
+                                     validate_block_steps)
+    senders = generated_accounts(STEP_TXS + 40)   # funded at genesis, as the benches do
+    chain = ChainBuilder(params, genesis=make_devnet_genesis(params, len(senders)))
+    txs = [transfer(params, s, senders[(i + 1) % len(senders)].address, 1, 0)
+           for i, s in enumerate(senders)]
+    block = chain.build(txs)
+    fee_recipient = chain.operator_of(block.header.producer)
+
+    state_once = chain.states[0].copy()
+    once = apply_block(state_once, block, fee_recipient, params, txs)
+    state_steps = chain.states[0].copy()
+    steps = apply_block_steps(state_steps, block, fee_recipient, params, txs)
+    slices = 0
+    while True:
+        try:
+            next(steps)
+            slices += 1
+        except StopIteration as done:
+            sliced = done.value
+            break
+    assert slices >= 3          # transactions, trie writes, root subtrees
+    assert sliced == once and state_steps.state_root() == block.header.state_root
+
+    parent = chain.blocks[0].header
+    args = (block, parent, chain.states[0], chain.set_for_slot(block.header.slot), None, [], 100,
+            params)
+    state, output = run_steps(validate_block_steps(*args))
+    assert output == once and state.state_root() == block.header.state_root

@@ -1,0 +1,150 @@
+"""Speculative early open (docs/adr/0005-speculative-early-open.md): in the seal window of slot
+s the leader of s+1 receipts new transactions at once, on the state the block of slot s is
+predicted to leave, and moves onto that block when it arrives; a transaction it receipted
+that is not valid there, in order, costs it its slot (no block), never a broken receipt.
+"""
+
+from __future__ import annotations
+
+from protocol.accounts import dev_accounts
+from protocol.blocks import Block
+from protocol.constants import BRIDGE_ADDRESS
+from protocol.hashing import compute_prefix_hash, keccak256
+from protocol.constants import ZERO_HASH
+from protocol.params import devnet_params
+from protocol.state import Account, State
+from protocol.transactions import decode_transaction
+from protocol.transition import apply_block
+from sequencer.core import validator
+from sequencer.core.producer import _PredictedState
+
+from ..helpers import client_of, make_net, run, transfer
+
+
+def test_predicted_state_is_the_state_apply_block_leaves():
+    params = devnet_params()
+    accounts = dev_accounts(10)
+    fee_recipient = b"\x77" * 20
+    genesis = {a.address: Account(0, 10**21) for a in accounts}
+    genesis[fee_recipient] = Account(3, 5)
+    parent = State.from_accounts(genesis)
+    txs = [decode_transaction(raw) for raw in (
+        transfer(params, 0, 0),
+        transfer(params, 0, 1, value=7),                                   # same sender again
+        transfer(params, 1, 0, to=accounts[1].address),                    # to itself
+        transfer(params, 2, 0, value=10**16, to=BRIDGE_ADDRESS),           # a withdrawal
+        transfer(params, 3, 0, to=b"\x55" * 20),                           # a fresh account
+        transfer(params, 4, 0, to=fee_recipient),                          # to the fee account
+    )]
+    state = parent.copy()
+    body = Block(header=None, signature=b"", transactions=tuple(tx.raw for tx in txs))
+    output = apply_block(state, body, fee_recipient, params, txs)
+    predicted = _PredictedState(parent, txs, fee_recipient, params.base_fee_wei)
+    touched = set(output.touched) | {accounts[9].address, b"\x66" * 20}
+    for address in touched:
+        assert predicted.get_account(address) == state.get_account(address), address.hex()
+
+
+def _boundary(leaders: list, count: int = 2) -> int:
+    """A slot s >= 2 whose next `count` slots have other leaders than s (each one new)."""
+    return next(s for s in range(2, len(leaders) - count - 1)
+                if len({leaders[s + i] for i in range(count + 1)}) == count + 1)
+
+
+def test_next_leader_receipts_in_the_seal_window_before_the_block_and_keeps_its_promise(tmp_path):
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            leaders = [await net.nodes[0].leader_of(s) for s in range(0, 40)]
+            slot = _boundary(leaders)
+            for s in range(1, slot):
+                await net.run_slot(s)
+            start = params.genesis_time_ms + slot * params.slot_ms
+            await net.tick_all(start + params.parent_wait_ms)
+            current, nxt = net.node_by_key(leaders[slot]), net.node_by_key(leaders[slot + 1])
+            first = transfer(params, 0, 0)
+            async with client_of(net, current.settings.name) as client:
+                response = await client.post("/txs", json={"raw": "0x" + first.hex()})
+                assert response.status_code == 200, response.text
+            await net.tick_all(start + params.parent_wait_ms + 60)    # gossip the receipt
+            peers, current.peers = current.peers, {}                    # its block is slow
+            current.peers_refreshed_ms = float("inf")
+            await net.tick_all(start + params.slot_ms - 5)              # it seals
+            block = current.store.head.block
+            assert block.slot == slot
+            session = nxt.session
+            assert session is not None and session.slot == slot + 1 and session.speculative
+            assert session.parent.slot < slot                           # block s is not here
+            # the sender's next nonce is valid only after block s: receipted at once all the same
+            second = transfer(params, 0, 1)
+            async with client_of(net, nxt.settings.name) as client:
+                response = await client.post("/txs", json={"raw": "0x" + second.hex()})
+                assert response.status_code == 200, response.text
+            receipt = response.json()["receipt"]
+            assert receipt["slot"] == slot + 1 and receipt["index"] == 0
+            assert receipt["prefix_hash"] == "0x" + compute_prefix_hash(
+                ZERO_HASH, keccak256(second)).hex()
+            # the block arrives: the session moves onto it
+            current.peers = peers
+            await validator.broadcast_block(current, block)
+            await net.drain()
+            await net.tick_all(start + params.slot_ms + 20)
+            assert not session.speculative and session.parent.hash == block.hash
+            await net.tick_all(start + 2 * params.slot_ms - 5)          # nxt seals slot s+1
+            await net.drain()
+            for node in net.nodes:
+                [sealed] = [node.store.get(h) for h in node.store.by_slot.get(slot + 1, [])]
+                assert sealed.block.header.parent_hash == block.hash
+                assert [keccak256(t) for t in sealed.block.transactions][0] == keccak256(second)
+            assert nxt.metrics.speculation_failed._value.get() == 0
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_a_speculative_receipt_that_conflicts_with_the_block_costs_the_slot_not_the_promise(
+        tmp_path):
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            leaders = [await net.nodes[0].leader_of(s) for s in range(0, 40)]
+            slot = _boundary(leaders)
+            for s in range(1, slot):
+                await net.run_slot(s)
+            start = params.genesis_time_ms + slot * params.slot_ms
+            await net.tick_all(start + params.parent_wait_ms)
+            current, nxt = net.node_by_key(leaders[slot]), net.node_by_key(leaders[slot + 1])
+            peers, current.peers = current.peers, {}      # nobody hears of its receipts
+            current.peers_refreshed_ms = float("inf")
+            taken = transfer(params, 1, 0)
+            async with client_of(net, current.settings.name) as client:
+                response = await client.post("/txs", json={"raw": "0x" + taken.hex()})
+                assert response.status_code == 200, response.text
+            await net.tick_all(start + params.slot_ms - 5)              # it seals
+            block = current.store.head.block
+            assert block.slot == slot and len(block.transactions) == 1
+            # the same nonce, another transaction, at the next leader, in the seal window
+            rival = transfer(params, 1, 0, value=3)
+            async with client_of(net, nxt.settings.name) as client:
+                response = await client.post("/txs", json={"raw": "0x" + rival.hex()})
+                assert response.status_code == 200, response.text
+            assert response.json()["receipt"]["slot"] == slot + 1
+            current.peers = peers
+            await validator.broadcast_block(current, block)
+            await net.drain()
+            await net.tick_all(start + params.slot_ms + 20)
+            assert nxt.session.done and not nxt.session.open
+            assert nxt.metrics.speculation_failed._value.get() == 1
+            await net.tick_all(start + 2 * params.slot_ms - 5)
+            await net.drain()
+            for node in net.nodes:       # no block of slot s+1: no receipt of it can be broken
+                assert not node.store.by_slot.get(slot + 1)
+                assert node.store.is_canonical(block.hash)
+            await net.run_slot(slot + 2)
+            head = net.nodes[0].store.head
+            assert head.slot == slot + 2 and head.block.header.parent_hash == block.hash
+        finally:
+            await net.close()
+    run(scenario())
