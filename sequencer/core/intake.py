@@ -61,6 +61,10 @@ def _receipt_at_once(node: "Node", tx) -> Receipt | None:
             session.slot >= node.current_slot(node.clock.now_ms()):
         # this slot's session, or the next one's opened early in the seal window
         if session.speculative:
+            # Receipted now only if valid whether or not the predicted block comes: a sender
+            # the prediction touches waits for the real block (its leader may have died).
+            if session.base.touches(tx.sender):
+                return None
             try:
                 return receipt_in_session(node, session, tx)
             except InvalidTransaction:

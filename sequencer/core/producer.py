@@ -289,6 +289,9 @@ class _SessionState:
     def __init__(self, session: SlotSession) -> None:
         self.get_account = session.pending_account
 
+    def touches(self, address: bytes) -> bool:
+        return False  # the block is certain (this node builds it): nothing depends on a guess
+
 
 class _PredictedState:
     """The accounts another leader's block is predicted to leave: its parent's state plus the
@@ -309,6 +312,11 @@ class _PredictedState:
             if tx.to != BRIDGE_ADDRESS and tx.to != tx.sender:
                 self.touching.setdefault(tx.to, []).append(tx)
             self.fees += compute_fee(tx, base_fee_wei)
+
+    def touches(self, address: bytes) -> bool:
+        """Whether a predicted transaction changes `address` (so that a transaction of its
+        is valid only if the predicted block comes)."""
+        return address in self.touching or address == self.fee_recipient
 
     def get_account(self, address: bytes) -> Account:
         account = self.parent_state.get_account(address)

@@ -6,6 +6,8 @@ that is not valid there, in order, costs it its slot (no block), never a broken 
 
 from __future__ import annotations
 
+import asyncio
+
 from protocol.accounts import dev_accounts
 from protocol.blocks import Block
 from protocol.constants import BRIDGE_ADDRESS
@@ -76,27 +78,41 @@ def test_next_leader_receipts_in_the_seal_window_before_the_block_and_keeps_its_
             session = nxt.session
             assert session is not None and session.slot == slot + 1 and session.speculative
             assert session.parent.slot < slot                           # block s is not here
-            # the sender's next nonce is valid only after block s: receipted at once all the same
-            second = transfer(params, 0, 1)
+            # a sender the pending block does not touch: receipted at once
+            other = transfer(params, 2, 0)
             async with client_of(net, nxt.settings.name) as client:
-                response = await client.post("/txs", json={"raw": "0x" + second.hex()})
+                response = await client.post("/txs", json={"raw": "0x" + other.hex()})
                 assert response.status_code == 200, response.text
             receipt = response.json()["receipt"]
             assert receipt["slot"] == slot + 1 and receipt["index"] == 0
             assert receipt["prefix_hash"] == "0x" + compute_prefix_hash(
-                ZERO_HASH, keccak256(second)).hex()
-            # the block arrives: the session moves onto it
+                ZERO_HASH, keccak256(other)).hex()
+            # the sender's next nonce is valid only if block s comes: it waits for the block
+            second = transfer(params, 0, 1)
+
+            async def send_second():
+                async with client_of(net, nxt.settings.name) as client:
+                    return await client.post("/txs", json={"raw": "0x" + second.hex()})
+            waiting = asyncio.create_task(send_second())
+            for _ in range(20):
+                await asyncio.sleep(0.005)
+            assert not waiting.done() and keccak256(second) not in session.hashes
+            # the block arrives: the session moves onto it, the waiting one is receipted
             current.peers = peers
             await validator.broadcast_block(current, block)
             await net.drain()
             await net.tick_all(start + params.slot_ms + 20)
             assert not session.speculative and session.parent.hash == block.hash
+            response = await asyncio.wait_for(waiting, 10)
+            assert response.status_code == 200, response.text
+            assert response.json()["receipt"]["index"] == 1
             await net.tick_all(start + 2 * params.slot_ms - 5)          # nxt seals slot s+1
             await net.drain()
             for node in net.nodes:
                 [sealed] = [node.store.get(h) for h in node.store.by_slot.get(slot + 1, [])]
                 assert sealed.block.header.parent_hash == block.hash
-                assert [keccak256(t) for t in sealed.block.transactions][0] == keccak256(second)
+                assert [keccak256(t) for t in sealed.block.transactions] == \
+                    [keccak256(other), keccak256(second)]
             assert nxt.metrics.speculation_failed._value.get() == 0
         finally:
             await net.close()
@@ -145,6 +161,52 @@ def test_a_speculative_receipt_that_conflicts_with_the_block_costs_the_slot_not_
             await net.run_slot(slot + 2)
             head = net.nodes[0].store.head
             assert head.slot == slot + 2 and head.block.header.parent_hash == block.hash
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_when_the_pending_block_never_comes_the_session_settles_on_its_parent(tmp_path):
+    """The leader of s dies after handing out receipts: the speculative session of s+1 took
+    only transactions that do not depend on its block, so at the end of the parent wait it
+    settles on s's parent and keeps them; s's receipted transactions follow them."""
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            leaders = [await net.nodes[0].leader_of(s) for s in range(0, 40)]
+            slot = _boundary(leaders)
+            for s in range(1, slot):
+                await net.run_slot(s)
+            start = params.genesis_time_ms + slot * params.slot_ms
+            await net.tick_all(start + params.parent_wait_ms)
+            current, nxt = net.node_by_key(leaders[slot]), net.node_by_key(leaders[slot + 1])
+            parent = current.store.head
+            first = transfer(params, 0, 0)
+            async with client_of(net, current.settings.name) as client:
+                response = await client.post("/txs", json={"raw": "0x" + first.hex()})
+                assert response.status_code == 200, response.text
+            await net.tick_all(start + params.parent_wait_ms + 60)    # gossip the receipt
+            net.router.down.add(current.settings.name)                 # it dies
+            await net.tick_all(start + params.slot_ms - 5)
+            assert nxt.session.slot == slot + 1 and nxt.session.speculative
+            other = transfer(params, 2, 0)
+            async with client_of(net, nxt.settings.name) as client:
+                response = await client.post("/txs", json={"raw": "0x" + other.hex()})
+                assert response.status_code == 200, response.text
+            assert response.json()["receipt"]["index"] == 0
+            await net.tick_all(start + params.slot_ms + params.slot_ms // 2 + 20)
+            session = nxt.session
+            assert not session.speculative and session.parent.hash == parent.hash
+            assert [tx.hash for tx in session.txs] == [keccak256(other), keccak256(first)]
+            await net.tick_all(start + 2 * params.slot_ms - 5)
+            await net.drain()
+            for node in net.live():
+                [sealed] = [node.store.get(h) for h in node.store.by_slot.get(slot + 1, [])]
+                assert sealed.block.header.parent_hash == parent.hash
+                assert [keccak256(t) for t in sealed.block.transactions] == \
+                    [keccak256(other), keccak256(first)]
+            assert nxt.metrics.speculation_failed._value.get() == 0
         finally:
             await net.close()
     run(scenario())
