@@ -68,13 +68,15 @@ class SequencerSettings(NodeSettings):
     Blocks, states and receipts live as long as the node: left to the cyclic collector, each
     full collection rescans them all, pausing the event loop 50-115 ms at 1,000 tx/s
     (docs/performance.md). Frozen objects are still freed by reference counting."""
-    block_slice_ms: float = Field(2.0, gt=0, le=1_000)
-    block_pause_ms: float = Field(0.0, ge=0, le=1_000)
+    block_slice_ms: float = Field(1.0, gt=0, le=1_000)
+    block_pause_ms: float = Field(4.0, ge=0, le=1_000)
     """Building and validating a block runs in slices of `block_slice_ms` of work, each
     followed by a turn of the event loop of at least `block_pause_ms` (0: just a turn), so
     that a 1,000-transaction block (30-40 ms of one core) delays each request by at most one
     slice instead of the whole block; a pause also leaves CPU to the other processes of a
-    devnet sharing the machine (docs/performance.md)."""
+    devnet sharing the machine. Blocks older than the attestation window (catching up) are
+    validated without pauses. Chosen with bench/ingest_bench.py (docs/performance.md,
+    docs/adr/0005-speculative-early-open.md)."""
     producer_tick_ms: int = Field(10, ge=1)
     """Interval of the slot loop (parent fix, seal)."""
     gossip_ms: int = Field(50, ge=1)

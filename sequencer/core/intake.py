@@ -61,14 +61,18 @@ def _receipt_at_once(node: "Node", tx) -> Receipt | None:
             session.slot >= node.current_slot(node.clock.now_ms()):
         # this slot's session, or the next one's opened early in the seal window
         if session.speculative:
-            # Receipted now only if valid whether or not the predicted block comes: a sender
-            # the prediction touches waits for the real block (its leader may have died).
-            if session.base.touches(tx.sender):
-                return None
+            # Receipted now only if valid whether or not the predicted block comes; the
+            # others wait for the real block (its leader may have died: ADR 0005).
             try:
-                return receipt_in_session(node, session, tx)
+                session.check(tx)
             except InvalidTransaction:
-                return None  # maybe valid after the real previous block: wait for it
+                if node.get_receipt(tx.hash) is None:
+                    return None  # maybe valid after the real previous block: wait for it
+            else:
+                if session.base.depends_on_prediction(tx, session.account(tx.sender),
+                                                      node.params):
+                    return None
+            return receipt_in_session(node, session, tx)
         return receipt_in_session(node, session, tx)
     return None
 

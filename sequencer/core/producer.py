@@ -289,8 +289,8 @@ class _SessionState:
     def __init__(self, session: SlotSession) -> None:
         self.get_account = session.pending_account
 
-    def touches(self, address: bytes) -> bool:
-        return False  # the block is certain (this node builds it): nothing depends on a guess
+    def depends_on_prediction(self, tx: Transaction, account: Account, params) -> bool:
+        return False  # the block is certain (this node builds it): nothing rests on a guess
 
 
 class _PredictedState:
@@ -306,17 +306,30 @@ class _PredictedState:
         self.fee_recipient = fee_recipient
         self.base_fee_wei = base_fee_wei
         self.touching: dict[bytes, list[Transaction]] = {}
+        self.senders: set[bytes] = set()
         self.fees = 0
         for tx in txs:
+            self.senders.add(tx.sender)
             self.touching.setdefault(tx.sender, []).append(tx)
             if tx.to != BRIDGE_ADDRESS and tx.to != tx.sender:
                 self.touching.setdefault(tx.to, []).append(tx)
             self.fees += compute_fee(tx, base_fee_wei)
 
-    def touches(self, address: bytes) -> bool:
-        """Whether a predicted transaction changes `address` (so that a transaction of its
-        is valid only if the predicted block comes)."""
-        return address in self.touching or address == self.fee_recipient
+    def depends_on_prediction(self, tx: Transaction, account: Account, params) -> bool:
+        """Whether `tx`, valid on `account` (its sender's pending account in the session),
+        could be invalid if the predicted block never comes: its sender sends a predicted
+        transaction (its nonce rests on it), or needs what predicted transactions pay it."""
+        sender = tx.sender
+        if sender in self.senders:
+            return True
+        if sender not in self.touching and sender != self.fee_recipient:
+            return False
+        credit = self.get_account(sender).balance - self.parent_state.get_account(sender).balance
+        try:
+            validate_transaction(tx, Account(account.nonce, account.balance - credit), params)
+        except InvalidTransaction:
+            return True
+        return False
 
     def get_account(self, address: bytes) -> Account:
         account = self.parent_state.get_account(address)

@@ -10,12 +10,11 @@ import asyncio
 
 from protocol.accounts import dev_accounts
 from protocol.blocks import Block
-from protocol.constants import BRIDGE_ADDRESS
+from protocol.constants import BRIDGE_ADDRESS, GWEI, ZERO_HASH
 from protocol.hashing import compute_prefix_hash, keccak256
-from protocol.constants import ZERO_HASH
 from protocol.params import devnet_params
 from protocol.state import Account, State
-from protocol.transactions import decode_transaction
+from protocol.transactions import decode_transaction, sign_transaction
 from protocol.transition import apply_block
 from sequencer.core import validator
 from sequencer.core.producer import _PredictedState
@@ -45,6 +44,34 @@ def test_predicted_state_is_the_state_apply_block_leaves():
     touched = set(output.touched) | {accounts[9].address, b"\x66" * 20}
     for address in touched:
         assert predicted.get_account(address) == state.get_account(address), address.hex()
+
+
+def test_a_transaction_depends_on_the_prediction_only_where_its_validity_does():
+    params = devnet_params()
+    accounts = dev_accounts(10)
+    poor = b"\x44" * 20
+    genesis = {a.address: Account(0, 10**21) for a in accounts}
+    parent = State.from_accounts(genesis)
+    txs = [decode_transaction(transfer(params, 0, 0, value=10**17, to=accounts[1].address)),
+           decode_transaction(transfer(params, 2, 0, value=10**18, to=poor))]
+    predicted = _PredictedState(parent, txs, b"\x77" * 20, params.base_fee_wei)
+
+    def depends(raw: bytes) -> bool:
+        tx = decode_transaction(raw)
+        return predicted.depends_on_prediction(tx, predicted.get_account(tx.sender), params)
+
+    assert depends(transfer(params, 0, 1))                   # its nonce rests on the block
+    assert not depends(transfer(params, 1, 0))               # paid by it, but rich enough
+    assert not depends(transfer(params, 3, 0))               # untouched
+    # an account that holds only what the predicted block pays it
+    key = bytes.fromhex("11" * 32)
+    spend = decode_transaction(sign_transaction(key, chain_id=params.chain_id, nonce=0,
+                                                to=accounts[5].address, value=10**17,
+                                                max_fee_per_gas=2 * GWEI))
+    funded = _PredictedState(parent, [decode_transaction(
+        transfer(params, 4, 0, value=10**18, to=spend.sender))], b"\x77" * 20,
+        params.base_fee_wei)
+    assert funded.depends_on_prediction(spend, funded.get_account(spend.sender), params)
 
 
 def _boundary(leaders: list, count: int = 2) -> int:
