@@ -77,6 +77,9 @@ class SequencerSettings(NodeSettings):
     devnet sharing the machine. Blocks older than the attestation window (catching up) are
     validated without pauses. Chosen with bench/ingest_bench.py (docs/performance.md,
     docs/adr/0005-speculative-early-open.md)."""
+    block_pause_for_ms: float = Field(150.0, ge=0, le=10_000)
+    """Pauses only during the first `block_pause_for_ms` of a block's work: a big block under
+    full load is then finished at full speed (its peers and the next leader wait for it)."""
     producer_tick_ms: int = Field(10, ge=1)
     """Interval of the slot loop (parent fix, seal)."""
     gossip_ms: int = Field(50, ge=1)

@@ -128,12 +128,13 @@ async def _on_new_block(node: "Node", block: Block, source: str) -> str:
             await node.refresh_l1()
         queue = await node.get_queue(parent.block.header.l1_queue_index, header.l1_origin)
         txs = [node.decode(raw) for raw in block.transactions]
-        slice_s, pause_s = node.block_work
+        slice_s, pause_s, pause_for_s = node.block_work
         if node.current_slot(node.clock.now_ms()) - block.slot > ATTEST_WINDOW_SLOTS:
             pause_s = 0.0  # catching up (sync): no live traffic depends on this block's pace
         state, output = await run_sliced(validate_block_steps(
             block, parent.block.header, parent.state, sequencer_set, parent_set, queue,
-            node.l1_head, node.params, node.jailed_at(header.slot), txs), slice_s, pause_s)
+            node.l1_head, node.params, node.jailed_at(header.slot), txs),
+            slice_s, pause_s, pause_for_s)
         fee_recipient = node.fee_recipient(sequencer_set, header.producer)
     except ProtocolError as error:
         node.invalid_blocks[block.hash] = f"{error.name}: {error}"
