@@ -58,8 +58,10 @@ def _receipt_at_once(node: "Node", tx) -> Receipt | None:
         return known  # already sequenced (e.g. the leader answered late): same receipt
     session = node.session
     if session is not None and session.open and \
-            session.slot >= node.current_slot(node.clock.now_ms()):
-        # this slot's session, or the next one's opened early in the seal window
+            session.slot >= intake_slot(node, node.clock.now_ms()):
+        # this slot's session until its seal window, or the next one's opened early in that
+        # window (a leader whose seal tick is late takes nothing in the window: the next
+        # leader does, and one transaction must not get both)
         if session.speculative:
             # Receipted now only if valid whether or not the predicted block comes; the
             # others wait for the real block (its leader may have died: ADR 0005).
@@ -232,7 +234,7 @@ def on_gossip(node: "Node", sender: bytes, items: list[dict]) -> int:
     added = 0
     now = node.clock.now_ms()
     session = node.session
-    slot = node.current_slot(now)
+    slot = intake_slot(node, now)  # a leader whose seal is late takes nothing in its window
     for item in items:
         try:
             raw = bytes.fromhex(str(item.get("raw", ""))[2:])
