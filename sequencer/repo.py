@@ -93,10 +93,11 @@ class ReceiptWriter:
             self.sqlite.rollback()
             raise
 
-    def record_many(self, rows: list[dict]) -> None:
+    def record_tuples(self, rows: list[tuple]) -> None:
+        """Commit many receipts, (tx_hash, *RECEIPT_FIELDS) each, in one transaction."""
         self.flush()  # keep the order of writes: a later upsert of the same hash wins
         if rows:
-            self._write(rows)
+            self._write_tuples(rows)
 
     def _write(self, rows: dict | list[dict]) -> None:
         try:
@@ -171,11 +172,3 @@ def record_vote(engine: Engine, slot: int, block_hash: bytes) -> bool:
 def load_votes(engine: Engine) -> dict[int, bytes]:
     with engine.connect() as conn:
         return {row.slot: row.block_hash for row in conn.execute(select(models.votes)).all()}
-
-
-def replace_receipt(engine: Engine, row: dict) -> None:
-    """A transaction this node receipted in an earlier slot without a block, receipted again."""
-    with engine.begin() as conn:
-        conn.execute(update(models.receipts).where(models.receipts.c.tx_hash == row["tx_hash"])
-                     .values(slot=row["slot"], idx=row["idx"], prefix_hash=row["prefix_hash"],
-                             signature=row["signature"], received_ms=row["received_ms"]))

@@ -54,6 +54,8 @@ class SlotSession:
         self.speculative = False
         """Opened before the block of slot-1 arrived, on the state that block is predicted
         to leave (see open_speculative_session); rebased onto the real block when it comes."""
+        self.rebase_failure = ""
+        """Why the last rebase failed (logs)."""
         state = parent.state.copy()
         if self.queue_items:
             body = Block(header=parent.block.header, signature=b"", queue_items=self.queue_items)
@@ -133,8 +135,10 @@ def _receipt_json(receipt: Receipt) -> dict:
 
 
 def drain_mempool(node: "Node", session: SlotSession) -> int:
-    """Receipt every pool transaction valid after the session's parent, in pool order."""
-    count = 0
+    """Receipt every pool transaction valid after the session's parent, in pool order, and
+    commit their receipts in one database transaction (an upsert: a transaction this node
+    receipted in an earlier slot that got no block is receipted again; one commit per
+    transaction stalled the event loop for seconds with a large pool)."""
     rows = []
     now = node.clock.now_ms()
     key = node.key
@@ -153,24 +157,15 @@ def drain_mempool(node: "Node", session: SlotSession) -> int:
         obj_hash = compute_receipt_hash(tx.hash, session.slot, index, prefix, key.public)
         signature = key.sign(b"receipt", node.params.chain_id, obj_hash)
         receipt = Receipt(tx.hash, session.slot, index, prefix, key.public, signature)
-        old = node.receipts.get(tx.hash)
-        rows.append({"tx_hash": tx.hash, "raw": tx.raw, "slot": session.slot, "idx": index,
-                     "prefix_hash": prefix, "signature": signature, "received_ms": now})
+        rows.append((tx.hash, tx.raw, session.slot, index, prefix, signature, now))
         node.receipts[tx.hash] = receipt
         node.receipt_raws[tx.hash] = tx.raw
         entry.receipt = entry.receipt or receipt
-        count += 1
-        if old is not None:
-            rows[-1]["_replace"] = True
+        # gossiped like any receipt: the next leader predicts this block from them
+        node.gossip_buffer.append({"raw": "0x" + tx.raw.hex(), "receipt": _receipt_json(receipt)})
     if rows:
-        from .. import repo
-        fresh = [{k: v for k, v in row.items() if k != "_replace"} for row in rows
-                 if not row.get("_replace")]
-        replaced = [row for row in rows if row.get("_replace")]
-        node.receipt_writer.record_many(fresh)
-        for row in replaced:
-            repo.replace_receipt(node.engine, row)
-    return count
+        node.receipt_writer.record_tuples(rows)
+    return len(rows)
 
 
 # --- the slot loop --------------------------------------------------------------------------
@@ -433,8 +428,8 @@ async def settle_speculation(node: "Node", session: SlotSession, *, final: bool 
     node.metrics.slots_skipped.inc()
     node.metrics.speculation_failed.inc()
     node.log.warning("slot %d: the %d transactions receipted on the predicted state are not "
-                     "valid in order on block %d; no block, they go to the next leader",
-                     session.slot, len(session.txs), parent.number)
+                     "valid in order on block %d (%s); no block, they go to the next leader",
+                     session.slot, len(session.txs), parent.number, session.rebase_failure)
     return False
 
 
@@ -531,14 +526,24 @@ async def rebase(node: "Node", session: SlotSession, parent: Entry) -> bool:
         if "censor" in node.faults:
             items = []
         fresh = SlotSession(node, session.slot, parent, l1_origin, items, session.fee_recipient)
-        for tx in session.txs:
+        for position, tx in enumerate(session.txs):
             if tx.hash in node.store.tx_index:
+                number = node.store.get(node.store.tx_index[tx.hash][0]).number
+                session.rebase_failure = f"tx {position} (0x{tx.hash.hex()[:16]}..) is in " \
+                                         f"block {number} already"
                 return False
-            fresh.check(tx)
+            try:
+                fresh.check(tx)
+            except ProtocolError as error:
+                session.rebase_failure = f"tx {position} (0x{tx.hash.hex()[:16]}..): " \
+                                         f"{error.name}: {error}"
+                return False
             fresh.append(tx)
-    except ProtocolError:
+    except ProtocolError as error:
+        session.rebase_failure = f"{error.name}: {error}"
         return False
     if fresh.prefix != session.prefix:
+        session.rebase_failure = "the prefix differs"
         return False
     session.parent, session.l1_origin, session.queue_items = parent, l1_origin, fresh.queue_items
     session.base, session.accounts = fresh.base, fresh.accounts

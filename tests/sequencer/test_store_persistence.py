@@ -40,9 +40,7 @@ def test_repo_writes_survive_a_new_engine(database_url):
     create_all(engine, models.metadata)
     writer = repo.ReceiptWriter(engine)
     writer.record(b"\x01" * 32, b"raw-1", 5, 0, b"\xaa" * 32, b"\x51" * 64, 1000)
-    writer.record_many([{"tx_hash": b"\x02" * 32, "raw": b"raw-2", "slot": 5, "idx": 1,
-                         "prefix_hash": b"\xbb" * 32, "signature": b"\x52" * 64,
-                         "received_ms": 1001}])
+    writer.record_tuples([(b"\x02" * 32, b"raw-2", 5, 1, b"\xbb" * 32, b"\x52" * 64, 1001)])
     repo.save_block(engine, b"\x10" * 32, 1, 5, b"\x00" * 32, b"block-1", None, b"\x09" * 20, 7)
     repo.save_block(engine, b"\x10" * 32, 1, 5, b"\x00" * 32, b"block-1", None, b"\x09" * 20, 7)
     repo.save_block(engine, b"\x11" * 32, 2, 6, b"\x10" * 32, b"block-2", b"qc-2", b"\x09" * 20, 8)
@@ -63,10 +61,13 @@ def test_repo_writes_survive_a_new_engine(database_url):
         (b"\x02" * 32, b"raw-2", 5, 1, b"\xbb" * 32, b"\x52" * 64)]
     assert repo.load_votes(engine) == {5: b"\x10" * 32}
     assert not repo.record_vote(engine, 5, b"\x12" * 32)
-    repo.replace_receipt(engine, {"tx_hash": b"\x02" * 32, "slot": 7, "idx": 0,
-                                  "prefix_hash": b"\xcc" * 32, "signature": b"\x53" * 64,
-                                  "received_ms": 2000})
+    writer = repo.ReceiptWriter(engine)    # receipted again in a later slot (drain): upsert
+    writer.record_tuples([(b"\x02" * 32, b"raw-2", 7, 0, b"\xcc" * 32, b"\x53" * 64, 2000),
+                          (b"\x03" * 32, b"raw-3", 7, 1, b"\xdd" * 32, b"\x54" * 64, 2000)])
+    writer.close()
     assert repo.get_receipt(engine, b"\x02" * 32).slot == 7
+    assert repo.get_receipt(engine, b"\x02" * 32).prefix_hash == b"\xcc" * 32
+    assert repo.get_receipt(engine, b"\x03" * 32).idx == 1
     repo.delete_blocks(engine, [b"\x11" * 32])
     assert [raw for raw, _, _ in repo.load_blocks(engine)] == [b"block-1"]
     engine.dispose()

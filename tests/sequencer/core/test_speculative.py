@@ -74,10 +74,18 @@ def test_a_transaction_depends_on_the_prediction_only_where_its_validity_does():
     assert funded.depends_on_prediction(spend, funded.get_account(spend.sender), params)
 
 
-def _boundary(leaders: list, count: int = 2) -> int:
-    """A slot s >= 2 whose next `count` slots have other leaders than s (each one new)."""
-    return next(s for s in range(2, len(leaders) - count - 1)
-                if len({leaders[s + i] for i in range(count + 1)}) == count + 1)
+async def _into_boundary_slot(net):
+    """Run the chain up to a slot s >= 2 whose leader and the next two leaders differ, and
+    into s after its parent wait: (s, start of s, leaders by slot, leader of s, of s+1)."""
+    params = net.params
+    leaders = [await net.nodes[0].leader_of(s) for s in range(0, 40)]
+    slot = next(s for s in range(2, len(leaders) - 3)
+                if len({leaders[s], leaders[s + 1], leaders[s + 2]}) == 3)
+    for s in range(1, slot):
+        await net.run_slot(s)
+    start = params.genesis_time_ms + slot * params.slot_ms
+    await net.tick_all(start + params.parent_wait_ms)
+    return slot, start, leaders, net.node_by_key(leaders[slot]), net.node_by_key(leaders[slot + 1])
 
 
 def test_next_leader_receipts_in_the_seal_window_before_the_block_and_keeps_its_promise(tmp_path):
@@ -85,13 +93,7 @@ def test_next_leader_receipts_in_the_seal_window_before_the_block_and_keeps_its_
         net = await make_net(tmp_path)
         try:
             params = net.params
-            leaders = [await net.nodes[0].leader_of(s) for s in range(0, 40)]
-            slot = _boundary(leaders)
-            for s in range(1, slot):
-                await net.run_slot(s)
-            start = params.genesis_time_ms + slot * params.slot_ms
-            await net.tick_all(start + params.parent_wait_ms)
-            current, nxt = net.node_by_key(leaders[slot]), net.node_by_key(leaders[slot + 1])
+            slot, start, leaders, current, nxt = await _into_boundary_slot(net)
             first = transfer(params, 0, 0)
             async with client_of(net, current.settings.name) as client:
                 response = await client.post("/txs", json={"raw": "0x" + first.hex()})
@@ -152,13 +154,7 @@ def test_a_speculative_receipt_that_conflicts_with_the_block_costs_the_slot_not_
         net = await make_net(tmp_path)
         try:
             params = net.params
-            leaders = [await net.nodes[0].leader_of(s) for s in range(0, 40)]
-            slot = _boundary(leaders)
-            for s in range(1, slot):
-                await net.run_slot(s)
-            start = params.genesis_time_ms + slot * params.slot_ms
-            await net.tick_all(start + params.parent_wait_ms)
-            current, nxt = net.node_by_key(leaders[slot]), net.node_by_key(leaders[slot + 1])
+            slot, start, leaders, current, nxt = await _into_boundary_slot(net)
             peers, current.peers = current.peers, {}      # nobody hears of its receipts
             current.peers_refreshed_ms = float("inf")
             taken = transfer(params, 1, 0)
@@ -201,13 +197,7 @@ def test_when_the_pending_block_never_comes_the_session_settles_on_its_parent(tm
         net = await make_net(tmp_path)
         try:
             params = net.params
-            leaders = [await net.nodes[0].leader_of(s) for s in range(0, 40)]
-            slot = _boundary(leaders)
-            for s in range(1, slot):
-                await net.run_slot(s)
-            start = params.genesis_time_ms + slot * params.slot_ms
-            await net.tick_all(start + params.parent_wait_ms)
-            current, nxt = net.node_by_key(leaders[slot]), net.node_by_key(leaders[slot + 1])
+            slot, start, leaders, current, nxt = await _into_boundary_slot(net)
             parent = current.store.head
             first = transfer(params, 0, 0)
             async with client_of(net, current.settings.name) as client:
@@ -251,13 +241,7 @@ def test_a_leader_whose_seal_is_late_takes_nothing_in_its_seal_window(tmp_path):
         net = await make_net(tmp_path)
         try:
             params = net.params
-            leaders = [await net.nodes[0].leader_of(s) for s in range(0, 40)]
-            slot = _boundary(leaders)
-            for s in range(1, slot):
-                await net.run_slot(s)
-            start = params.genesis_time_ms + slot * params.slot_ms
-            await net.tick_all(start + params.parent_wait_ms)
-            current, nxt = net.node_by_key(leaders[slot]), net.node_by_key(leaders[slot + 1])
+            slot, start, leaders, current, nxt = await _into_boundary_slot(net)
             assert current.session.slot == slot and current.session.open
             await net.clock.set_ms(start + params.slot_ms - 50)       # window; no tick yet
             from sequencer.core import producer
