@@ -23,12 +23,11 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from protocol.accounts import generated_accounts
 from protocol.blocks import Block
 from protocol.constants import GWEI
 from protocol.hashing import keccak256
 from protocol.transactions import decode_transaction, sign_transaction
-from protocol.transition import apply_block, sign_header
+from protocol.transition import sign_header
 from protocol.hashing import compute_tx_root
 
 from .settings import FAULT_KINDS

@@ -13,7 +13,6 @@ Spec: docs/spec/sequencer.md#slot-pipeline
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ from protocol.blocks import Block
 from protocol.constants import BRIDGE_ADDRESS, ZERO_HASH
 from protocol.exceptions import InvalidTransaction, NonceTooHigh, NonceTooLow, ProtocolError
 from protocol.hashing import compute_prefix_hash
-from protocol.receipts import Receipt, compute_receipt_hash
+from protocol.receipts import Receipt, compute_receipt_hash, receipt_to_json
 from protocol.schedule import compute_epoch, compute_slot_start_ms
 from protocol.state import Account
 from protocol.transactions import Transaction, compute_fee, validate_transaction
@@ -114,24 +113,31 @@ def receipt_in_session(node: "Node", session: SlotSession, tx: Transaction) -> R
         if known is not None:
             return known  # sequenced already (a retried forward): the receipt it got
         raise
-    index, prefix = session.append(tx)
-    key = node.key
-    obj_hash = compute_receipt_hash(tx.hash, session.slot, index, prefix, key.public)
-    signature = key.sign(b"receipt", node.params.chain_id, obj_hash)
+    receipt = _sign_next(node, session, tx)
     now = node.clock.now_ms()
-    node.receipt_writer.record(tx.hash, tx.raw, session.slot, index, prefix, signature, now)
-    receipt = Receipt(tx.hash, session.slot, index, prefix, key.public, signature)
-    node.receipts[tx.hash] = receipt
-    node.receipt_raws[tx.hash] = tx.raw
+    node.receipt_writer.record(tx.hash, tx.raw, receipt.slot, receipt.index,
+                               receipt.prefix_hash, receipt.signature, now)
+    _keep(node, tx, receipt)
     node.mempool.add(tx, receipt, now)
-    node.gossip_buffer.append({"raw": "0x" + tx.raw.hex(), "receipt": _receipt_json(receipt)})
     node.metrics.receipts.inc()
     return receipt
 
 
-def _receipt_json(receipt: Receipt) -> dict:
-    from protocol.receipts import receipt_to_json
-    return receipt_to_json(receipt)
+def _sign_next(node: "Node", session: SlotSession, tx: Transaction) -> Receipt:
+    """Append `tx` (checked) to the session and sign its receipt."""
+    index, prefix = session.append(tx)
+    key = node.key
+    obj_hash = compute_receipt_hash(tx.hash, session.slot, index, prefix, key.public)
+    signature = key.sign(b"receipt", node.params.chain_id, obj_hash)
+    return Receipt(tx.hash, session.slot, index, prefix, key.public, signature)
+
+
+def _keep(node: "Node", tx: Transaction, receipt: Receipt) -> None:
+    """Remember a receipt this node signed, and gossip it: peers pool the transaction, and the
+    next leader predicts this block from these receipts."""
+    node.receipts[tx.hash] = receipt
+    node.receipt_raws[tx.hash] = tx.raw
+    node.gossip_buffer.append({"raw": "0x" + tx.raw.hex(), "receipt": receipt_to_json(receipt)})
 
 
 def drain_mempool(node: "Node", session: SlotSession) -> int:
@@ -141,7 +147,6 @@ def drain_mempool(node: "Node", session: SlotSession) -> int:
     transaction stalled the event loop for seconds with a large pool)."""
     rows = []
     now = node.clock.now_ms()
-    key = node.key
     for entry in node.mempool.ordered():
         tx = entry.tx
         if tx.hash in node.store.tx_index or tx.hash in session.hashes:
@@ -153,16 +158,11 @@ def drain_mempool(node: "Node", session: SlotSession) -> int:
         except InvalidTransaction:
             node.mempool.remove(tx.hash)
             continue
-        index, prefix = session.append(tx)
-        obj_hash = compute_receipt_hash(tx.hash, session.slot, index, prefix, key.public)
-        signature = key.sign(b"receipt", node.params.chain_id, obj_hash)
-        receipt = Receipt(tx.hash, session.slot, index, prefix, key.public, signature)
-        rows.append((tx.hash, tx.raw, session.slot, index, prefix, signature, now))
-        node.receipts[tx.hash] = receipt
-        node.receipt_raws[tx.hash] = tx.raw
+        receipt = _sign_next(node, session, tx)
+        rows.append((tx.hash, tx.raw, receipt.slot, receipt.index, receipt.prefix_hash,
+                     receipt.signature, now))
+        _keep(node, tx, receipt)
         entry.receipt = entry.receipt or receipt
-        # gossiped like any receipt: the next leader predicts this block from them
-        node.gossip_buffer.append({"raw": "0x" + tx.raw.hex(), "receipt": _receipt_json(receipt)})
     if rows:
         node.receipt_writer.record_tuples(rows)
     return len(rows)
@@ -319,7 +319,10 @@ class _PredictedState:
             return True
         if sender not in self.touching and sender != self.fee_recipient:
             return False
-        credit = self.get_account(sender).balance - self.parent_state.get_account(sender).balance
+        # not a sender: all the prediction does to it is pay it
+        credit = sum(t.value for t in self.touching.get(sender, ()))
+        if sender == self.fee_recipient:
+            credit += self.fees
         try:
             validate_transaction(tx, Account(account.nonce, account.balance - credit), params)
         except InvalidTransaction:
@@ -415,14 +418,12 @@ async def settle_speculation(node: "Node", session: SlotSession, *, final: bool 
         return False  # not here yet
     # the L1 origin is fixed now, as a session opened at this moment would fix it; if the queue
     # items due at it do not fit before the receipted transactions, the one fixed at the open
-    origin = session.l1_origin
-    session.l1_origin = max(origin, node.l1_head)
-    if await rebase(node, session, parent) or \
-            (session.l1_origin != origin and await _rebase_at(node, session, parent, origin)):
+    latest = max(session.l1_origin, node.l1_head)
+    if await rebase(node, session, parent, latest) or \
+            (latest != session.l1_origin and await rebase(node, session, parent)):
         session.speculative = False
         drain_mempool(node, session)  # what opening on this parent takes (carried txs...)
         return True
-    session.l1_origin = origin
     session.open = False
     session.done = True
     node.metrics.slots_skipped.inc()
@@ -431,11 +432,6 @@ async def settle_speculation(node: "Node", session: SlotSession, *, final: bool 
                      "valid in order on block %d (%s); no block, they go to the next leader",
                      session.slot, len(session.txs), parent.number, session.rebase_failure)
     return False
-
-
-async def _rebase_at(node: "Node", session: SlotSession, parent: Entry, l1_origin: int) -> bool:
-    session.l1_origin = l1_origin
-    return await rebase(node, session, parent)
 
 
 async def seal(node: "Node", session: SlotSession, now_ms: int) -> bool:
@@ -484,7 +480,6 @@ async def seal(node: "Node", session: SlotSession, now_ms: int) -> bool:
 async def build_and_send(node: "Node", session: SlotSession, timestamp: int) -> Block | None:
     """Build and sign the sealed session's block (in slices), store it, attest it and send it
     to the peers."""
-    params = node.params
     started = time.perf_counter()
     from .. import faults
     from . import validator
@@ -513,13 +508,16 @@ async def build_and_send(node: "Node", session: SlotSession, timestamp: int) -> 
     return block
 
 
-async def rebase(node: "Node", session: SlotSession, parent: Entry) -> bool:
+async def rebase(node: "Node", session: SlotSession, parent: Entry,
+                 l1_origin: int | None = None) -> bool:
     """Move the session onto a newer parent that arrived late (the block of slot s-1 after
     the parent wait). Receipts commit to the order of the transactions, not to the parent,
     so this keeps every promise as long as all receipted transactions stay valid, in order,
-    on the new parent. Otherwise the session keeps its parent."""
+    on the new parent. Otherwise the session keeps its parent (and its L1 origin; `l1_origin`
+    is the one to try, the session's by default)."""
     try:
-        l1_origin = max(parent.block.header.l1_origin, session.l1_origin)
+        l1_origin = max(parent.block.header.l1_origin,
+                        session.l1_origin if l1_origin is None else l1_origin)
         queue = await node.get_queue(parent.block.header.l1_queue_index, l1_origin)
         due = compute_due_queue_index(queue, l1_origin, node.params)
         items = [item for item in queue if item.index < due]
