@@ -95,7 +95,8 @@ class Node:
         """The SlotSession whose block is being built (producer.build_and_send), if any."""
         self.block_work = (settings.block_slice_ms / 1000, settings.block_pause_ms / 1000,
                            settings.block_pause_for_ms / 1000)
-        """nodekit.loop.run_sliced's (budget_s, pause_s) for building and validating blocks."""
+        """nodekit.loop.run_sliced's (budget_s, pause_s, pause_for_s) for building and
+        validating blocks."""
         self.observations: collections.deque = collections.deque(maxlen=4096)
         self.observation_id = 0
         self.evidence: list[dict[str, Any]] = []

@@ -62,21 +62,21 @@ def _receipt_at_once(node: "Node", tx) -> Receipt | None:
         # this slot's session until its seal window, or the next one's opened early in that
         # window (a leader whose seal tick is late takes nothing in the window: the next
         # leader does, and one transaction must not get both)
-        if session.speculative:
-            # Receipted now only if valid whether or not the predicted block comes; the
-            # others wait for the real block (its leader may have died: ADR 0005).
-            try:
-                session.check(tx)
-            except InvalidTransaction:
-                if node.get_receipt(tx.hash) is None:
-                    return None  # maybe valid after the real previous block: wait for it
-            else:
-                if session.base.depends_on_prediction(tx, session.account(tx.sender),
-                                                      node.params):
-                    return None
-            return receipt_in_session(node, session, tx)
+        if session.speculative and _waits_for_the_block(node, session, tx):
+            return None
         return receipt_in_session(node, session, tx)
     return None
+
+
+def _waits_for_the_block(node: "Node", session, tx) -> bool:
+    """In a speculative session, a transaction is receipted at once only if it is valid
+    whether or not the predicted block comes; the others wait for the real block (its
+    leader may have died: ADR 0005). An invalid one that holds a receipt gets it back."""
+    try:
+        session.check(tx)
+    except InvalidTransaction:
+        return node.get_receipt(tx.hash) is None  # maybe valid after the real block
+    return session.base.depends_on_prediction(tx, session.account(tx.sender), node.params)
 
 
 def _admit(node: "Node", raw: bytes):
