@@ -127,7 +127,11 @@ T = TypeVar("T")
 
 STEP_TXS = 256
 """Transactions executed (or accounts written to the trie) between two yields of the
-`*_steps` generators: about a millisecond of work on this machine."""
+`*_steps` generators: about a millisecond of work on this machine.
+
+Spec: docs/spec/blocks.md#execution
+"""
+
 
 def run_steps(steps: Generator[None, None, T]) -> T:
     """Run a `*_steps` generator to its end and return its result (the synchronous form)."""
