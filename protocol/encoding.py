@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import rlp
+from . import rlpcodec
 
 from .blocks import Attestation, Block, Header, QueueItem, QuorumCertificate
 from .constants import ADDRESS_SIZE, HASH_SIZE, NODE_KEY_SIZE, NODE_SIGNATURE_SIZE
@@ -49,7 +49,7 @@ def decode_rlp(raw: bytes, what: str) -> Any:
     if not isinstance(raw, (bytes, bytearray)):
         raise InvalidEncoding(f"{what}: expected bytes")
     try:
-        return rlp.decode(bytes(raw), strict=True)
+        return rlpcodec.decode(bytes(raw))
     except Exception as error:  # noqa: BLE001 - rlp raises several DecodingError types
         raise InvalidEncoding(f"{what}: malformed RLP ({error})") from None
 
@@ -62,7 +62,7 @@ def queue_item_fields(item: QueueItem) -> list:
 
 
 def encode_queue_item(item: QueueItem) -> bytes:
-    return rlp.encode(queue_item_fields(item))
+    return rlpcodec.encode(queue_item_fields(item))
 
 
 def _queue_item_from(fields: Any) -> QueueItem:
@@ -93,12 +93,12 @@ def compute_attestation_hash(block_hash: bytes, number: int, slot: int) -> bytes
 
     Spec: docs/spec/blocks.md#attestations
     """
-    return keccak256(rlp.encode([block_hash, number, slot]))
+    return keccak256(rlpcodec.encode([block_hash, number, slot]))
 
 
 def encode_attestation(attestation: Attestation) -> bytes:
     a = attestation
-    return rlp.encode([a.block_hash, a.number, a.slot, a.attester, a.signature])
+    return rlpcodec.encode([a.block_hash, a.number, a.slot, a.attester, a.signature])
 
 
 def decode_attestation(raw: bytes) -> Attestation:
@@ -137,7 +137,7 @@ def _qc_from(fields: Any) -> QuorumCertificate | None:
 
 
 def encode_qc(qc: QuorumCertificate) -> bytes:
-    return rlp.encode(_qc_fields(qc))
+    return rlpcodec.encode(_qc_fields(qc))
 
 
 def decode_qc(raw: bytes) -> QuorumCertificate:
@@ -157,7 +157,7 @@ def header_fields(header: Header) -> list:
 
 
 def encode_header(header: Header) -> bytes:
-    return rlp.encode(header_fields(header))
+    return rlpcodec.encode(header_fields(header))
 
 
 def _header_from(fields: Any) -> Header:
@@ -182,7 +182,7 @@ def decode_header(raw: bytes) -> Header:
 
 
 def encode_block(block: Block) -> bytes:
-    return rlp.encode([
+    return rlpcodec.encode([
         header_fields(block.header),
         block.signature,
         [queue_item_fields(item) for item in block.queue_items],
@@ -203,7 +203,7 @@ def decode_block(raw: bytes) -> Block:
 
 def encode_signed_header(header: Header, signature: bytes) -> bytes:
     """A header with its producer signature but no body (equivocation and receipt evidence)."""
-    return rlp.encode([header_fields(header), signature])
+    return rlpcodec.encode([header_fields(header), signature])
 
 
 def decode_signed_header(raw: bytes) -> tuple[Header, bytes]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-import rlp
+from . import rlpcodec
 
 from .blocks import Attestation, Block, Header, QueueItem
 from .encoding import (
@@ -107,15 +107,15 @@ class FraudVerdict:
 
 def encode_evidence(evidence: Evidence) -> bytes:
     if isinstance(evidence, InvalidStateEvidence):
-        return rlp.encode([encode_block(evidence.block), list(evidence.witness)])
+        return rlpcodec.encode([encode_block(evidence.block), list(evidence.witness)])
     if isinstance(evidence, ReceiptViolationEvidence):
-        return rlp.encode([encode_receipt(evidence.receipt),
+        return rlpcodec.encode([encode_receipt(evidence.receipt),
                            encode_signed_header(evidence.header, evidence.header_signature),
                            list(evidence.tx_hashes)])
     if isinstance(evidence, EquivocationEvidence):
-        return rlp.encode([_encode_signed(evidence.first), _encode_signed(evidence.second)])
+        return rlpcodec.encode([_encode_signed(evidence.first), _encode_signed(evidence.second)])
     if isinstance(evidence, CensorshipEvidence):
-        return rlp.encode([encode_signed_header(evidence.header, evidence.header_signature),
+        return rlpcodec.encode([encode_signed_header(evidence.header, evidence.header_signature),
                            encode_queue_item(evidence.item)])
     raise TypeError(f"not evidence: {type(evidence).__name__}")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import rlp
+from . import rlpcodec
 
 from .constants import HASH_SIZE, NODE_KEY_SIZE, NODE_SIGNATURE_SIZE
 from .encoding import _bytes, _int, _list, decode_rlp
@@ -42,7 +42,7 @@ def compute_receipt_hash(tx_hash: bytes, slot: int, index: int, prefix_hash: byt
 
     Spec: docs/spec/receipts.md#receipt
     """
-    return keccak256(rlp.encode([tx_hash, slot, index, prefix_hash, leader]))
+    return keccak256(rlpcodec.encode([tx_hash, slot, index, prefix_hash, leader]))
 
 
 def sign_receipt(node_key: NodeKey, chain_id: int, tx_hash: bytes, slot: int, index: int,
@@ -71,7 +71,7 @@ def is_receipt_violated(receipt: Receipt, tx_hashes: Sequence[bytes]) -> bool:
 
 def encode_receipt(receipt: Receipt) -> bytes:
     r = receipt
-    return rlp.encode([r.tx_hash, r.slot, r.index, r.prefix_hash, r.leader, r.signature])
+    return rlpcodec.encode([r.tx_hash, r.slot, r.index, r.prefix_hash, r.leader, r.signature])
 
 
 def decode_receipt(raw: bytes) -> Receipt:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import rlp
+from . import rlpcodec
 from coincurve import PrivateKey, PublicKey
 
 from .constants import ADDRESS_SIZE, MAX_TX_SIZE, SECP256K1_HALF_N, SECP256K1_N, TX_GAS
@@ -169,8 +169,8 @@ def _list_payload(encoded_list: bytes) -> bytes:
 
 def _rlp_list(raw: bytes, expected_fields: int, kind: str) -> list:
     try:
-        fields = rlp.decode(raw, strict=True)
-    except (rlp.DecodingError, ValueError, TypeError, IndexError) as error:
+        fields = rlpcodec.decode(raw)
+    except (rlpcodec.RLPDecodingError, ValueError, TypeError, IndexError) as error:
         raise InvalidEncoding(f"{kind} transaction is not valid RLP: {error}") from None
     if type(fields) is not list:
         raise InvalidEncoding(f"{kind} transaction must be an RLP list, got a string")
@@ -324,11 +324,11 @@ def compute_signing_hash(tx: Transaction) -> bytes:
     if tx.tx_type == FEE_MARKET_TX_TYPE:
         fields = [tx.chain_id, tx.nonce, tx.max_priority_fee_per_gas, tx.max_fee_per_gas, tx.gas,
                   to, tx.value, tx.data, []]
-        return keccak256(b"\x02" + rlp.encode(fields))
+        return keccak256(b"\x02" + rlpcodec.encode(fields))
     fields = [tx.nonce, tx.max_fee_per_gas, tx.gas, to, tx.value, tx.data]
     if tx.chain_id is not None:
         fields += [tx.chain_id, 0, 0]
-    return keccak256(rlp.encode(fields))
+    return keccak256(rlpcodec.encode(fields))
 
 
 def sign_transaction(private_key: bytes | PrivateKey, *, chain_id: int, nonce: int, to: bytes | None,
@@ -348,16 +348,16 @@ def sign_transaction(private_key: bytes | PrivateKey, *, chain_id: int, nonce: i
     if tx_type == FEE_MARKET_TX_TYPE:
         tip = max_fee_per_gas if max_priority_fee_per_gas is None else max_priority_fee_per_gas
         unsigned = [chain_id, nonce, tip, max_fee_per_gas, gas, to_field, value, data, []]
-        signature = key.sign_recoverable(keccak256(b"\x02" + rlp.encode(unsigned)), hasher=None)
+        signature = key.sign_recoverable(keccak256(b"\x02" + rlpcodec.encode(unsigned)), hasher=None)
         r, s, y_parity = (int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"),
                           signature[64])
-        return b"\x02" + rlp.encode(unsigned + [y_parity, r, s])
+        return b"\x02" + rlpcodec.encode(unsigned + [y_parity, r, s])
     if tx_type == LEGACY_TX_TYPE:
         unsigned = [nonce, max_fee_per_gas, gas, to_field, value, data]
-        signature = key.sign_recoverable(keccak256(rlp.encode(unsigned + [chain_id, 0, 0])), hasher=None)
+        signature = key.sign_recoverable(keccak256(rlpcodec.encode(unsigned + [chain_id, 0, 0])), hasher=None)
         r, s, y_parity = (int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"),
                           signature[64])
-        return rlp.encode(unsigned + [chain_id * 2 + 35 + y_parity, r, s])
+        return rlpcodec.encode(unsigned + [chain_id * 2 + 35 + y_parity, r, s])
     raise UnsupportedTransactionType(f"cannot sign transaction type {tx_type}")
 
 

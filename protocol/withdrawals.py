@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import rlp
+from . import rlpcodec
 
 from .exceptions import InvalidProof
 from .trie import Trie, verify_proof
@@ -28,13 +28,13 @@ class Withdrawal:
 
 
 def encode_withdrawal(withdrawal: Withdrawal) -> bytes:
-    return rlp.encode([withdrawal.sender, withdrawal.amount, withdrawal.index])
+    return rlpcodec.encode([withdrawal.sender, withdrawal.amount, withdrawal.index])
 
 
 def _build(withdrawals: Sequence[Withdrawal]) -> Trie:
     trie = Trie()
     for withdrawal in withdrawals:
-        trie.set(rlp.encode(withdrawal.index), encode_withdrawal(withdrawal))
+        trie.set(rlpcodec.encode(withdrawal.index), encode_withdrawal(withdrawal))
     return trie
 
 
@@ -44,14 +44,14 @@ def compute_withdrawals_root(withdrawals: Sequence[Withdrawal]) -> bytes:
 
 
 def get_withdrawal_proof(withdrawals: Sequence[Withdrawal], index: int) -> list[bytes]:
-    return _build(withdrawals).get_proof(rlp.encode(index))
+    return _build(withdrawals).get_proof(rlpcodec.encode(index))
 
 
 def verify_withdrawal_proof(withdrawals_root: bytes, withdrawal: Withdrawal,
                             proof: list[bytes]) -> bool:
     """True when `proof` shows `withdrawal` at its index under `withdrawals_root`."""
     try:
-        value = verify_proof(withdrawals_root, rlp.encode(withdrawal.index), proof)
+        value = verify_proof(withdrawals_root, rlpcodec.encode(withdrawal.index), proof)
     except InvalidProof:
         return False
     return value == encode_withdrawal(withdrawal)
