@@ -119,20 +119,36 @@ async def sleep_until_ms(clock: Clock, deadline_ms: int) -> None:
 SLICE_BUDGET_S = 0.004
 """How long sliced work (run_sliced) keeps the event loop before letting it serve requests."""
 
+SLICE_SHARE = 0.5
+"""The share of a busy event loop that sliced work gets once its pauses are over."""
+
+MAX_SLICE_S = 0.010
+"""The longest slice the share stretches to: the most a request waits for block work."""
+
 
 async def run_sliced(steps: Generator[None, None, T], budget_s: float = SLICE_BUDGET_S,
-                     pause_s: float = 0.0, pause_for_s: float = float("inf")) -> T:
+                     pause_s: float = 0.0, pause_for_s: float = float("inf"), *,
+                     share: float = SLICE_SHARE, max_slice_s: float = MAX_SLICE_S) -> T:
     """Run a `*_steps` generator of protocol.transition (block validation, building) on the
-    event loop, giving the loop a turn after every `budget_s` of work (a sleep of `pause_s`
-    during the first `pause_for_s`), and return its result.
+    event loop, giving the loop a turn after every slice of work (a sleep of `pause_s` during
+    the first `pause_for_s`), and return its result.
 
     A 1,000-transaction block takes 30-40 ms of one core to re-execute; done in one go it
     holds every request that arrives meanwhile, which was most of the receipt latency tail
     (docs/performance.md). In slices the same work costs the same CPU and a request waits at
     most one slice. Callers that must not interleave (two blocks of one chain) order
-    themselves; the generators work on their own state copies."""
+    themselves; the generators work on their own state copies.
+
+    A slice lasts `budget_s`, and after the pauses at least `share` of the time: as long as
+    the loop's last turn took x share / (1 - share), at most `max_slice_s`. Under full load a
+    turn serves dozens of requests (5-10 ms); 1 ms slices then gave the block an eighth of the
+    loop, and the next leader validated its parent in 700-900 ms instead of 250, too late for
+    its own seal: the parent was orphaned and its transactions carried into an ever bigger
+    block (docs/performance.md, 2026-11-25). Under light load a turn is short and so are the
+    slices."""
     started = time.perf_counter()
     deadline = started + budget_s
+    ratio = share / (1.0 - share) if 0.0 < share < 1.0 else 0.0
     while True:
         try:
             next(steps)
@@ -142,8 +158,13 @@ async def run_sliced(steps: Generator[None, None, T], budget_s: float = SLICE_BU
         if now >= deadline:
             # pauses for the first `pause_for_s` only: a big block under full load must not
             # stretch without bound (its peers and the next leader wait for it)
-            await asyncio.sleep(pause_s if now - started < pause_for_s else 0)
-            deadline = time.perf_counter() + budget_s
+            pausing = pause_s > 0 and now - started < pause_for_s
+            await asyncio.sleep(pause_s if pausing else 0)
+            resumed = time.perf_counter()
+            slice_s = budget_s
+            if not pausing:
+                slice_s = max(budget_s, min(max_slice_s, (resumed - now) * ratio))
+            deadline = resumed + slice_s
 
 
 Tick = Callable[[int], Awaitable[None]]

@@ -178,3 +178,47 @@ def test_run_sliced_returns_the_result_and_lets_other_tasks_run_between_slices()
     result, served = asyncio.run(scenario())
     assert result == "done"
     assert served >= 10   # one turn of the loop after each slice, at least
+
+
+def test_run_sliced_takes_its_share_of_a_busy_loop():
+    """Once its pauses are over, sliced work gets about `share` of a loop whose turns are
+    long (a leader under full load): its slices stretch to the length of the last turn
+    instead of staying at the 1 ms budget (the next leader validated its parent in 700-900 ms
+    instead of ~250 ms and orphaned it: docs/performance.md, 2026-11-25)."""
+    import time
+
+    from nodekit.loop import run_sliced
+
+    def busy(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    def work(steps: int):
+        for _ in range(steps):
+            busy(0.001)
+            yield
+        return steps
+
+    async def turns_taken(**kwargs) -> int:
+        turns = 0
+        stop = False
+
+        async def requests():     # each turn of the loop serves 4 ms of requests
+            nonlocal turns
+            while not stop:
+                busy(0.004)
+                turns += 1
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(requests())
+        await asyncio.sleep(0)
+        assert await run_sliced(work(48), budget_s=0.001, **kwargs) == 48
+        stop = True
+        await other
+        return turns
+
+    fair = asyncio.run(turns_taken())
+    thin = asyncio.run(turns_taken(share=0.0))
+    assert thin >= 40                # one turn per 1 ms step
+    assert fair <= thin // 2         # slices of ~4 ms: about a quarter of the turns
