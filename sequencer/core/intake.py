@@ -54,7 +54,7 @@ def _receipt_at_once(node: "Node", tx) -> Receipt | None:
     """The receipt this node can give without waiting (no await): the one a sequenced
     transaction already has, or a new one from its open session; None otherwise."""
     known = node.get_receipt(tx.hash)
-    if known is not None and tx.hash in node.store.tx_index:
+    if known is not None and (tx.hash in node.store.tx_index or _in_block_in_work(node, known)):
         return known  # already sequenced (e.g. the leader answered late): same receipt
     session = node.session
     if session is not None and session.open and \
@@ -66,6 +66,21 @@ def _receipt_at_once(node: "Node", tx) -> Receipt | None:
             return None
         return receipt_in_session(node, session, tx)
     return None
+
+
+def _in_block_in_work(node: "Node", receipt: Receipt) -> bool:
+    """This node receipted the transaction in its session that is still open or waiting for
+    its seal, or in the slot it sealed last, whose block is being built or sent. A non-leader
+    gossips a transaction and forwards it too: when the gossip reached this leader before the
+    intake moved on and the forward after, answering NotLeader sent the forward to the next
+    leader, which receipted it a second time on its prediction (before this leader's receipt
+    gossip came), and that slot was lost (found with bench/ingest_bench.py,
+    docs/performance.md 2026-11-25)."""
+    if receipt.leader != node.key.public:
+        return False
+    session = node.session
+    return receipt.slot == node.last_sealed_slot or (
+        session is not None and session.slot == receipt.slot and not session.done)
 
 
 def _waits_for_the_block(node: "Node", session, tx) -> bool:

@@ -176,6 +176,14 @@ def seal_margin_ms(node: "Node") -> int:
     return max(1, min(100, node.params.slot_ms // 10))
 
 
+def seal_hold_ms(node: "Node") -> int:
+    """How long past its slot a speculative session may wait, at the seal, for the block it
+    stands on that is being validated here: a fifth of the slot, so that its own block, built
+    after, still reaches the next leader inside that leader's parent wait (half a slot when it
+    saw this node's receipts: `parent_wait_ms`)."""
+    return node.params.slot_ms // 5
+
+
 def intake_slot(node: "Node", now_ms: int) -> int:
     """The slot whose leader takes new transactions at `now_ms`: the current one, or the next
     one once the current leader has sealed (its seal margin before the slot ends). Routing new
@@ -440,6 +448,14 @@ async def seal(node: "Node", session: SlotSession, now_ms: int) -> bool:
     next session meanwhile and requests are answered between slices."""
     params = node.params
     end = compute_slot_start_ms(session.slot + 1, params)
+    if session.speculative and _pending_block_in_work(node, session.slot - 1) and \
+            now_ms < end + seal_hold_ms(node):
+        # The block this session predicted is here and being validated (slowly: this node
+        # took the slot's transactions meanwhile): settling on its parent now would orphan a
+        # valid block and carry its transactions into this one, ever bigger under load (seen
+        # with bench/ingest_bench.py, docs/performance.md 2026-11-25). Intake has moved to the
+        # next leader already; the timestamp stays inside the slot.
+        return False
     if session.speculative and not await settle_speculation(node, session, final=True):
         return False
     better = node.store.choose_parent(session.slot)

@@ -258,3 +258,112 @@ def test_a_leader_whose_seal_is_late_takes_nothing_in_its_seal_window(tmp_path):
         finally:
             await net.close()
     run(scenario())
+
+
+def test_a_leader_answers_a_late_forward_of_a_transaction_it_took_by_gossip_with_its_receipt(
+        tmp_path):
+    """A non-leader gossips a transaction and forwards it too. When the gossip reached the
+    leader in its slot and the forward only after the intake moved on, the leader answered
+    NotLeader; the forwarder then went to the next leader, which receipted the transaction a
+    second time on its prediction and lost its slot (bench/ingest_bench.py full-one). The
+    leader must answer with the receipt it gave, before and after its seal."""
+    from sequencer.core import intake, producer
+
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            slot, start, leaders, current, nxt = await _into_boundary_slot(net)
+            gossiped = transfer(params, 4, 0)
+            forwarder = next(node for node in net.nodes if node not in (current, nxt))
+            intake.on_gossip(current, forwarder.key.public, [{"raw": "0x" + gossiped.hex()}])
+            given = current.receipts[keccak256(gossiped)]
+            assert given.slot == slot
+            await net.clock.set_ms(start + params.slot_ms - 50)       # window; no seal tick yet
+            [answer] = await intake.submit_forwarded(current, [gossiped])
+            assert answer.get("receipt", {}).get("slot") == slot, answer
+            assert answer["receipt"]["signature"] == "0x" + given.signature.hex()
+            await producer.tick(current, net.clock.now_ms())          # it seals
+            assert current.last_sealed_slot == slot
+            [answer] = await intake.submit_forwarded(current, [gossiped])
+            assert answer.get("receipt", {}).get("index") == given.index, answer
+            # a transaction it never took still goes to the next leader
+            other = transfer(params, 5, 0)
+            [answer] = await intake.submit_forwarded(current, [other])
+            assert answer.get("error") == "NotLeader", answer
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_the_seal_waits_for_the_predicted_block_while_it_is_being_validated(tmp_path):
+    """Under load the next leader validates the block it predicted slowly (it takes the
+    slot's transactions meanwhile). Settling on that block's parent at its seal would orphan
+    a valid block and carry its transactions into its own, ever bigger (bench/ingest_bench.py
+    full-leader, 15 s): the seal waits for the validation, up to `seal_hold_ms`."""
+    from sequencer.core import producer
+
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            slot, start, leaders, current, nxt = await _into_boundary_slot(net)
+            first = transfer(params, 0, 0)
+            async with client_of(net, current.settings.name) as client:
+                response = await client.post("/txs", json={"raw": "0x" + first.hex()})
+                assert response.status_code == 200, response.text
+            await net.tick_all(start + params.parent_wait_ms + 60)    # gossip the receipt
+            peers, current.peers = current.peers, {}
+            current.peers_refreshed_ms = float("inf")
+            await net.tick_all(start + params.slot_ms - 5)              # it seals
+            block = current.store.head.block
+            assert block.slot == slot
+            session = nxt.session
+            assert session.slot == slot + 1 and session.speculative
+            nxt.validating[block.hash] = block.slot                     # validation under way
+            seal_at = start + 2 * params.slot_ms - 5
+            for now in (seal_at, seal_at + 10, start + 2 * params.slot_ms + 100):
+                await net.clock.set_ms(now)
+                await producer.tick(nxt, now)
+                assert nxt.session is session and session.speculative and not session.done
+            del nxt.validating[block.hash]                              # validated: here it is
+            current.peers = peers
+            await validator.broadcast_block(current, block)
+            await net.drain()
+            await net.clock.set_ms(start + 2 * params.slot_ms + 120)
+            await producer.tick(nxt, net.clock.now_ms())
+            assert session.done and nxt.last_sealed_slot == slot + 1
+            await net.drain()
+            for node in net.nodes:
+                [sealed] = [node.store.get(h) for h in node.store.by_slot.get(slot + 1, [])]
+                assert sealed.block.header.parent_hash == block.hash
+                assert sealed.block.header.timestamp_ms < start + 2 * params.slot_ms
+            assert nxt.metrics.speculation_failed._value.get() == 0
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_the_seal_hold_is_bounded(tmp_path):
+    """A validation that never ends does not hold the slot past `seal_hold_ms`: the session
+    then settles on the newest parent there is, as before."""
+    from sequencer.core import producer
+
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            slot, start, leaders, current, nxt = await _into_boundary_slot(net)
+            current.peers, current.peers_refreshed_ms = {}, float("inf")
+            await net.tick_all(start + params.slot_ms - 5)              # it seals, empty
+            block = current.store.head.block
+            session = nxt.session
+            assert session.slot == slot + 1 and session.speculative
+            nxt.validating[block.hash] = block.slot
+            late = start + 2 * params.slot_ms + producer.seal_hold_ms(nxt)
+            await net.clock.set_ms(late)
+            await producer.tick(nxt, late)
+            assert not session.speculative and session.parent.slot < slot
+        finally:
+            await net.close()
+    run(scenario())
