@@ -68,6 +68,18 @@ def _receipt_at_once(node: "Node", tx) -> Receipt | None:
     return None
 
 
+async def _durable(node: "Node", receipt: Receipt) -> Receipt:
+    """`receipt` once it is committed here (this node's receipts are written by group commit,
+    `repo.ReceiptWriter`): no client holds a receipt a kill -9 could take back."""
+    if receipt.leader == node.key.public:
+        try:
+            await node.receipt_writer.durable()
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy/DBAPI errors alike
+            node.log.error("group commit of receipts failed: %s", error)
+            raise NodeUnavailable(f"the receipt could not be stored: {error}") from None
+    return receipt
+
+
 def _in_block_in_work(node: "Node", receipt: Receipt) -> bool:
     """This node receipted the transaction in its session that is still open or waiting for
     its seal, or in the slot it sealed last, whose block is being built or sent. A non-leader
@@ -111,7 +123,7 @@ async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receip
     for _ in range(MAX_POLLS):
         receipt = _receipt_at_once(node, tx)
         if receipt is not None:
-            return receipt
+            return await _durable(node, receipt)
         now = node.clock.now_ms()
         session = node.session
         slot = intake_slot(node, now)

@@ -193,3 +193,41 @@ def test_receipt_writer_group_commit_writes_in_order_and_rolls_back_whole(databa
     assert time.monotonic() - started < 2.0, "save_block waited on a lock the writer kept"
     writer.close()
     engine.dispose()
+
+
+def test_receipt_writer_commits_one_turn_of_the_loop_together(database_url):
+    """On the event loop the receipts recorded in one turn are committed in one transaction
+    at the start of the next; `durable()` returns once they are, and raises what the commit
+    raised (nothing is answered on a receipt that is not stored)."""
+    import asyncio
+
+    engine = make_engine(database_url)
+    create_all(engine, models.metadata)
+    writer = repo.ReceiptWriter(engine)
+    commits = []
+    write = writer._write_tuples
+    writer._write_tuples = lambda rows: (commits.append(len(rows)), write(rows))
+
+    async def scenario():
+        for i in range(5):
+            writer.record(keccak256(bytes([i])), b"raw", 5, i, b"\x01" * 32, b"\x02" * 64, 1)
+        assert repo.load_receipts(engine) == []          # queued, not committed yet
+        await writer.durable()
+        assert commits == [5]
+        assert len(repo.load_receipts(engine)) == 5
+        await writer.durable()                           # nothing queued: returns at once
+        writer.record(keccak256(b"bad"), None, 6, 0, b"\x03" * 32, b"\x04" * 64, 2)  # NOT NULL
+        with pytest.raises(Exception):
+            await writer.durable()
+        # a synchronous flush (forward_batch's group commit) writes the queue first, in order
+        writer.record(keccak256(b"q"), b"raw", 7, 0, b"\x05" * 32, b"\x06" * 64, 3)
+        writer.defer()
+        writer.record(keccak256(b"q"), b"raw", 8, 0, b"\x07" * 32, b"\x08" * 64, 4)
+        writer.flush()
+        await writer.durable()
+        rows = {r.tx_hash: r.slot for r in repo.load_receipts(engine)}
+        assert rows[keccak256(b"q")] == 8 and len(rows) == 6
+
+    asyncio.run(scenario())
+    writer.close()
+    engine.dispose()
