@@ -122,13 +122,17 @@ SLICE_BUDGET_S = 0.004
 SLICE_SHARE = 0.5
 """The share of a busy event loop that sliced work gets once its pauses are over."""
 
-MAX_SLICE_S = 0.010
+SHARE_AFTER_S = 0.25
+"""Sliced work that has run this long gets its share of the loop (see run_sliced)."""
+
+MAX_SLICE_S = 0.005
 """The longest slice the share stretches to: the most a request waits for block work."""
 
 
 async def run_sliced(steps: Generator[None, None, T], budget_s: float = SLICE_BUDGET_S,
                      pause_s: float = 0.0, pause_for_s: float = float("inf"), *,
-                     share: float = SLICE_SHARE, max_slice_s: float = MAX_SLICE_S) -> T:
+                     share: float = SLICE_SHARE, share_after_s: float = SHARE_AFTER_S,
+                     max_slice_s: float = MAX_SLICE_S) -> T:
     """Run a `*_steps` generator of protocol.transition (block validation, building) on the
     event loop, giving the loop a turn after every slice of work (a sleep of `pause_s` during
     the first `pause_for_s`), and return its result.
@@ -139,13 +143,15 @@ async def run_sliced(steps: Generator[None, None, T], budget_s: float = SLICE_BU
     most one slice. Callers that must not interleave (two blocks of one chain) order
     themselves; the generators work on their own state copies.
 
-    A slice lasts `budget_s`, and after the pauses at least `share` of the time: as long as
-    the loop's last turn took x share / (1 - share), at most `max_slice_s`. Under full load a
-    turn serves dozens of requests (5-10 ms); 1 ms slices then gave the block an eighth of the
-    loop, and the next leader validated its parent in 700-900 ms instead of 250, too late for
-    its own seal: the parent was orphaned and its transactions carried into an ever bigger
-    block (docs/performance.md, 2026-11-25). Under light load a turn is short and so are the
-    slices."""
+    A slice lasts `budget_s`; once the work has run `share_after_s` (and its pauses are over)
+    it gets at least `share` of the loop: a slice then lasts as long as the loop's last turn
+    took x share / (1 - share), at most `max_slice_s` (5 ms). Under full load a turn serves
+    dozens of requests (5-10 ms); 1 ms slices then gave the block an eighth of the loop, and
+    the next leader validated its parent in 700-900 ms instead of ~250, too late for its own seal: the
+    parent was orphaned and its transactions carried into an ever bigger block. A block that
+    takes longer than `share_after_s` is a sign of such load; before, thin slices keep the
+    receipt latency of a lighter load low (with the share from the start, the paced p99 rose
+    from 14 to 24 ms: docs/performance.md, 2026-11-25)."""
     started = time.perf_counter()
     deadline = started + budget_s
     ratio = share / (1.0 - share) if 0.0 < share < 1.0 else 0.0
@@ -162,7 +168,7 @@ async def run_sliced(steps: Generator[None, None, T], budget_s: float = SLICE_BU
             await asyncio.sleep(pause_s if pausing else 0)
             resumed = time.perf_counter()
             slice_s = budget_s
-            if not pausing:
+            if not pausing and now - started >= share_after_s:
                 slice_s = max(budget_s, min(max_slice_s, (resumed - now) * ratio))
             deadline = resumed + slice_s
 

@@ -181,7 +181,7 @@ def test_run_sliced_returns_the_result_and_lets_other_tasks_run_between_slices()
 
 
 def test_run_sliced_takes_its_share_of_a_busy_loop():
-    """Once its pauses are over, sliced work gets about `share` of a loop whose turns are
+    """Once it has run `share_after_s`, sliced work gets about `share` of a loop whose turns are
     long (a leader under full load): its slices stretch to the length of the last turn
     instead of staying at the 1 ms budget (the next leader validated its parent in 700-900 ms
     instead of ~250 ms and orphaned it: docs/performance.md, 2026-11-25)."""
@@ -218,7 +218,9 @@ def test_run_sliced_takes_its_share_of_a_busy_loop():
         await other
         return turns
 
-    fair = asyncio.run(turns_taken())
+    fair = asyncio.run(turns_taken(share_after_s=0.0))
+    late = asyncio.run(turns_taken(share_after_s=10.0))
     thin = asyncio.run(turns_taken(share=0.0))
     assert thin >= 40                # one turn per 1 ms step
     assert fair <= thin // 2         # slices of ~4 ms: about a quarter of the turns
+    assert late >= 40                # not before `share_after_s`

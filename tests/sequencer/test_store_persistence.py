@@ -204,6 +204,7 @@ def test_receipt_writer_commits_one_turn_of_the_loop_together(database_url):
     engine = make_engine(database_url)
     create_all(engine, models.metadata)
     writer = repo.ReceiptWriter(engine)
+    writer.group_after_s, writer.last_commit = 1e9, 0.0   # always under load: grouped
     commits = []
     write = writer._write_tuples
     writer._write_tuples = lambda rows: (commits.append(len(rows)), write(rows))
@@ -229,5 +230,13 @@ def test_receipt_writer_commits_one_turn_of_the_loop_together(database_url):
         assert rows[keccak256(b"q")] == 8 and len(rows) == 6
 
     asyncio.run(scenario())
+
+    async def light_load():
+        writer.group_after_s = 0.0           # light load: committed at once
+        writer.record(keccak256(b"light"), b"raw", 9, 0, b"\x09" * 32, b"\x0a" * 64, 5)
+        assert writer.flushed is None
+        assert keccak256(b"light") in {r.tx_hash for r in repo.load_receipts(engine)}
+
+    asyncio.run(light_load())
     writer.close()
     engine.dispose()
