@@ -10,7 +10,7 @@ Spec: docs/spec/blocks.md
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -105,21 +105,35 @@ class _Overlay:
                 yield
 
 
+def apply_transfer(accounts: dict[bytes, Account], read: Callable[[bytes], Account],
+                   tx: Transaction, fee: int, fee_recipient: bytes) -> None:
+    """Write into `accounts` what a valid transfer changes: the sender's nonce +1 and balance
+    - (value + fee), the recipient's balance + value (nothing for a withdrawal to the bridge:
+    its value leaves L2), the fee recipient's balance + fee. `read` gives an account's
+    current value (`accounts` first). The one rule of a transfer's effect, shared by block
+    execution (`_execute`) and the states a leader reasons on before a block exists
+    (`sequencer.core.producer`: its pending session, a predicted block).
+
+    Spec: docs/spec/blocks.md#execution
+    """
+    sender = read(tx.sender)
+    accounts[tx.sender] = Account(sender.nonce + 1, sender.balance - tx.value - fee)
+    if tx.to != BRIDGE_ADDRESS:
+        recipient = read(tx.to)
+        accounts[tx.to] = Account(recipient.nonce, recipient.balance + tx.value)
+    if fee:
+        producer = read(fee_recipient)
+        accounts[fee_recipient] = Account(producer.nonce, producer.balance + fee)
+
+
 def _execute(overlay: _Overlay, tx: Transaction, fee_recipient: bytes, params: ChainParams,
              withdrawals: list[Withdrawal]) -> TxOutcome:
     """Validate `tx` against the current state and apply it; raises InvalidTransaction."""
-    sender = overlay.get(tx.sender)
-    validate_transaction(tx, sender, params)
+    validate_transaction(tx, overlay.get(tx.sender), params)
     fee = compute_fee(tx, params.base_fee_wei)
-    overlay.accounts[tx.sender] = Account(sender.nonce + 1, sender.balance - tx.value - fee)
+    apply_transfer(overlay.accounts, overlay.get, tx, fee, fee_recipient)
     if tx.to == BRIDGE_ADDRESS:
         withdrawals.append(Withdrawal(tx.sender, tx.value, len(withdrawals)))
-    else:
-        recipient = overlay.get(tx.to)
-        overlay.accounts[tx.to] = Account(recipient.nonce, recipient.balance + tx.value)
-    if fee:
-        producer = overlay.get(fee_recipient)
-        overlay.accounts[fee_recipient] = Account(producer.nonce, producer.balance + fee)
     return TxOutcome(tx.hash, tx.sender, tx.to, tx.value, fee, fee // 21_000 if fee else 0)
 
 

@@ -24,7 +24,8 @@ from protocol.receipts import Receipt, compute_receipt_hash, receipt_to_json
 from protocol.schedule import compute_epoch, compute_slot_start_ms
 from protocol.state import Account
 from protocol.transactions import Transaction, compute_fee, validate_transaction
-from protocol.transition import apply_block, build_block_steps, compute_due_queue_index
+from protocol.transition import (apply_block, apply_transfer, build_block_steps,
+                                 compute_due_queue_index)
 from nodekit.loop import run_sliced
 
 from . import batcher
@@ -80,16 +81,8 @@ class SlotSession:
 
     def append(self, tx: Transaction) -> tuple[int, bytes]:
         """Apply `tx` to the pending state (already checked) and return (index, prefix_hash)."""
-        params = self.node.params
-        sender = self.account(tx.sender)
-        fee = compute_fee(tx, params.base_fee_wei)
-        self.accounts[tx.sender] = Account(sender.nonce + 1, sender.balance - tx.value - fee)
-        if tx.to != BRIDGE_ADDRESS:
-            recipient = self.account(tx.to)
-            self.accounts[tx.to] = Account(recipient.nonce, recipient.balance + tx.value)
-        if fee:
-            producer = self.account(self.fee_recipient)
-            self.accounts[self.fee_recipient] = Account(producer.nonce, producer.balance + fee)
+        apply_transfer(self.accounts, self.account, tx,
+                       compute_fee(tx, self.node.params.base_fee_wei), self.fee_recipient)
         index = len(self.txs)
         self.txs.append(tx)
         self.hashes.add(tx.hash)
@@ -296,10 +289,18 @@ class _SessionState:
         return False  # the block is certain (this node builds it): nothing rests on a guess
 
 
+_UNREAD = Account(0, 0)
+"""What `_PredictedState.get_account` gives for the accounts it does not compute."""
+
+_NO_FEE_RECIPIENT = b""
+"""Where `_PredictedState.get_account` sends per-transaction fees (dropped): it credits their
+sum to the fee recipient itself."""
+
+
 class _PredictedState:
     """The accounts another leader's block is predicted to leave: its parent's state plus the
     transactions that leader receipted, applied per account when the account is first read
-    (nonce, value, fee, as `protocol.transition` executes them). Building it costs a pass
+    (`protocol.transition.apply_transfer`, the rule blocks execute by). Building it costs a pass
     over the transactions, not a validation of each: right at the seal, when every node is
     busy with blocks; a wrong prediction is caught by the rebase onto the real block."""
 
@@ -342,16 +343,17 @@ class _PredictedState:
         txs = self.touching.get(address)
         if txs is None and address != self.fee_recipient:
             return account
-        nonce, balance = account.nonce, account.balance
+        # the predicted transactions that touch `address`, applied by the protocol's rule;
+        # the other accounts they touch are not read (a trie read each, right at the seal)
+        # and their results are dropped; the fees are credited in one sum below
+        accounts = {address: account}
         for tx in txs or ():
-            if tx.sender == address:
-                nonce += 1
-                balance -= tx.value + compute_fee(tx, self.base_fee_wei)
-            if tx.to == address and tx.to != BRIDGE_ADDRESS:
-                balance += tx.value
+            apply_transfer(accounts, lambda other: accounts.get(other, _UNREAD), tx,
+                           compute_fee(tx, self.base_fee_wei), _NO_FEE_RECIPIENT)
+        account = accounts[address]
         if address == self.fee_recipient:
-            balance += self.fees
-        return Account(nonce, balance)
+            account = Account(account.nonce, account.balance + self.fees)
+        return account
 
 
 async def open_speculative_session(node: "Node", slot: int) -> SlotSession | None:
