@@ -155,12 +155,21 @@ class RangerNode:
                         finding.offender.hex()[:16], finding.slot, finding.reason)
         return record, created
 
+    def is_registered(self, node_key: bytes) -> bool:
+        """`node_key` is a sequencer registered on L1 (as of the last refresh of the list, every
+        30 s: `follower`). Before the first refresh every key passes: L1 judges the evidence
+        anyway, this only keeps noise out of the store."""
+        return not self.operators or node_key in self.operators
+
     def observe(self, obj: SignedObject, source: str, block: Block | None = None) -> list[FindingRecord]:
         """Record a signed header or attestation seen from a sequencer; a second, different
         object signed by the same key for the same slot is equivocation. Objects whose
-        signature does not verify, or whose slot or number no real block has
-        (`fits_database`), are ignored (returns [])."""
-        if not is_signed_object_valid(obj, self.params) or not fits_database(obj):
+        signature does not verify, whose slot or number no real block has
+        (`fits_database`), or whose signer is not a registered sequencer
+        (`is_registered`) are ignored (returns []): anyone can sign, and only registered keys
+        can be slashed."""
+        if not is_signed_object_valid(obj, self.params) or not fits_database(obj) or \
+                not self.is_registered(signer_of(obj)):
             return []
         kind = "attestation" if isinstance(obj, Attestation) else "header"
         raw = encode_attestation(obj) if isinstance(obj, Attestation) \

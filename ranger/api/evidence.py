@@ -18,7 +18,7 @@ from protocol.fraud import compute_evidence_hash, decode_evidence, evidence_offe
 from protocol.fraud import evidence_block_number
 
 from .. import repo
-from ..detect import SignedObject, check_equivocation, slot_of
+from ..detect import SignedObject, check_equivocation, signer_of, slot_of
 from ..models import FindingRecord
 from ..node import fits_database
 from ..schemas import (
@@ -93,6 +93,10 @@ def post_equivocation(body: EquivocationRequest, node: NodeDep) -> FindingRespon
     hashes. The ranger checks them as L1 will and submits the proof."""
     first = decode_signed_object(body.first)
     second = decode_signed_object(body.second)
+    for obj in (first, second):
+        if not node.is_registered(signer_of(obj)):
+            raise InvalidProof(f"not an equivocation: 0x{signer_of(obj).hex()[:16]}.. is not a "
+                               f"sequencer registered on L1")
     finding = check_equivocation(first, second, node.params)
     if finding is not None and not (fits_database(first) and fits_database(second)):
         raise InvalidProof(f"not an equivocation: slot {slot_of(first)} lies beyond any real "

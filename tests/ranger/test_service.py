@@ -193,6 +193,36 @@ def test_equivocation_route_refuses_non_equivocation(net):
     assert response.status_code == 400 and response.json()["error"] == "InvalidProof"
 
 
+def test_objects_signed_by_unregistered_keys_are_ignored(net):
+    """Anyone can sign a header; only registered sequencers can be slashed. Once the ranger
+    knows L1's list, objects signed by other keys are not stored and make no finding."""
+    import dataclasses
+
+    from protocol.signing import NodeKey
+
+    chain = net.start_chain()
+    net.tick(follower.tick_sequencers)                  # learns the registered sequencers
+    assert net.node.operators
+    stranger = NodeKey.from_seed(b"\x5a" * 32)
+    one = chain.build(append=False)
+    first = dataclasses.replace(one.header, producer=stranger.public)
+    second = dataclasses.replace(first, timestamp_ms=first.timestamp_ms + 1)
+    raws = [hx(encode_signed_header(h, stranger.sign(b"block", net.params.chain_id, h.hash)))
+            for h in (first, second)]
+    response = net.ranger.post("/observations", json={"headers": raws, "source": "seq9"})
+    assert response.json() == {"accepted": 0, "ignored": 2, "findings": []}
+    response = net.ranger.post("/evidence/equivocation",
+                               json={"first": raws[0], "second": raws[1]})
+    assert response.status_code == 400 and response.json()["error"] == "InvalidProof"
+    assert "not a sequencer registered on L1" in response.text
+    # the same pair from a registered key is an equivocation
+    two = chain.build(txs(net.params, 1), slot=one.slot, append=False)
+    response = net.ranger.post("/evidence/equivocation", json={
+        "first": hx(encode_signed_header(one.header, one.signature)),
+        "second": hx(encode_signed_header(two.header, two.signature))})
+    assert response.status_code == 200, response.text
+
+
 def test_censorship_of_due_queue_item(net):
     chain = net.start_chain()
     net.call(ACCOUNTS[1], "deposit", to=hx(ACCOUNTS[2].address), amount=str(5 * TOKEN))
