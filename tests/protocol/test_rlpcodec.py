@@ -33,6 +33,10 @@ def test_decode_inverts_encode_as_pyrlp_does(item):
 @settings(max_examples=1500, deadline=None)
 @given(st.binary(max_size=120))
 def test_arbitrary_bytes_are_accepted_or_refused_like_pyrlp(raw):
+    _assert_same_verdict_as_pyrlp(raw)
+
+
+def _assert_same_verdict_as_pyrlp(raw: bytes) -> None:
     try:
         expected = rlp.decode(raw, strict=True)
     except rlp.DecodingError:
@@ -51,14 +55,7 @@ def test_mutated_encodings_are_accepted_or_refused_like_pyrlp(item, data):
     position = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
     raw[position] = data.draw(st.integers(min_value=0, max_value=255))
     cut = data.draw(st.integers(min_value=1, max_value=len(raw)))
-    mutated = bytes(raw[:cut])
-    try:
-        expected = rlp.decode(mutated, strict=True)
-    except rlp.DecodingError:
-        with pytest.raises(rlpcodec.RLPDecodingError):
-            rlpcodec.decode(mutated)
-    else:
-        assert rlpcodec.decode(mutated) == expected
+    _assert_same_verdict_as_pyrlp(bytes(raw[:cut]))
 
 
 @pytest.mark.parametrize("raw, rule", [

@@ -88,24 +88,32 @@ async def _into_boundary_slot(net):
     return slot, start, leaders, net.node_by_key(leaders[slot]), net.node_by_key(leaders[slot + 1])
 
 
+async def _seal_with_a_slow_block(net, slot, current, nxt, start):
+    """The leader of the boundary slot receipts one transfer (gossiped with its receipt) and
+    seals a block its peers do not get yet; the next leader opens speculatively: (that
+    block, the peers to give back, the next leader's session)."""
+    params = net.params
+    first = transfer(params, 0, 0)
+    async with client_of(net, current.settings.name) as client:
+        response = await client.post("/txs", json={"raw": "0x" + first.hex()})
+        assert response.status_code == 200, response.text
+    await net.tick_all(start + params.parent_wait_ms + 60)    # gossip the receipt
+    peers, current.peers = current.peers, {}                    # its block is slow
+    current.peers_refreshed_ms = float("inf")
+    await net.tick_all(start + params.slot_ms - 5)              # it seals
+    block, session = current.store.head.block, nxt.session
+    assert block.slot == slot
+    assert session is not None and session.slot == slot + 1 and session.speculative
+    return block, peers, session
+
+
 def test_next_leader_receipts_in_the_seal_window_before_the_block_and_keeps_its_promise(tmp_path):
     async def scenario():
         net = await make_net(tmp_path)
         try:
             params = net.params
             slot, start, leaders, current, nxt = await _into_boundary_slot(net)
-            first = transfer(params, 0, 0)
-            async with client_of(net, current.settings.name) as client:
-                response = await client.post("/txs", json={"raw": "0x" + first.hex()})
-                assert response.status_code == 200, response.text
-            await net.tick_all(start + params.parent_wait_ms + 60)    # gossip the receipt
-            peers, current.peers = current.peers, {}                    # its block is slow
-            current.peers_refreshed_ms = float("inf")
-            await net.tick_all(start + params.slot_ms - 5)              # it seals
-            block = current.store.head.block
-            assert block.slot == slot
-            session = nxt.session
-            assert session is not None and session.slot == slot + 1 and session.speculative
+            block, peers, session = await _seal_with_a_slow_block(net, slot, current, nxt, start)
             assert session.parent.slot < slot                           # block s is not here
             # a sender the pending block does not touch: receipted at once
             other = transfer(params, 2, 0)
@@ -308,18 +316,7 @@ def test_the_seal_waits_for_the_predicted_block_while_it_is_being_validated(tmp_
         try:
             params = net.params
             slot, start, leaders, current, nxt = await _into_boundary_slot(net)
-            first = transfer(params, 0, 0)
-            async with client_of(net, current.settings.name) as client:
-                response = await client.post("/txs", json={"raw": "0x" + first.hex()})
-                assert response.status_code == 200, response.text
-            await net.tick_all(start + params.parent_wait_ms + 60)    # gossip the receipt
-            peers, current.peers = current.peers, {}
-            current.peers_refreshed_ms = float("inf")
-            await net.tick_all(start + params.slot_ms - 5)              # it seals
-            block = current.store.head.block
-            assert block.slot == slot
-            session = nxt.session
-            assert session.slot == slot + 1 and session.speculative
+            block, peers, session = await _seal_with_a_slow_block(net, slot, current, nxt, start)
             nxt.validating[block.hash] = block.slot                     # validation under way
             seal_at = start + 2 * params.slot_ms - 5
             for now in (seal_at, seal_at + 10, start + 2 * params.slot_ms + 100):
