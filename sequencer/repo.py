@@ -30,21 +30,17 @@ def _insert_for(engine: Engine, table):
 RECEIPT_FIELDS = ("raw", "slot", "idx", "prefix_hash", "signature", "received_ms")
 
 
-GROUP_AFTER_S = 0.002
-"""A receipt recorded this long after the last commit is committed at once (light load: no
-wait for the next turn of the loop); sooner, it joins the next group commit."""
-
-
 class ReceiptWriter:
     """The hot-path writer of receipted transactions.
 
-    On the event loop, under load (a commit less than GROUP_AFTER_S ago), `record(...)` queues
-    the row and the rows queued in one turn of the loop are committed together, in one
-    transaction, at the start of the next turn (group commit): a commit per receipt wrote its
-    own WAL pages and cost the leader ~28 us per transaction, the largest item of its receipt
-    path (docs/performance.md, 2026-11-25). Under light load it commits at once, as waiting
-    for the next turn (behind a slice of block work) would only add latency. A caller answers
-    a client only after `await durable()`. Without a running loop (scripts,
+    On the event loop, the first receipt of a turn of the loop is committed at once; the
+    others of that turn are queued and committed together, in one transaction, at the start
+    of the next turn (group commit): a commit per receipt wrote its own WAL pages and cost the
+    leader ~28 us per transaction, the largest item of its receipt path. Under light load
+    every receipt is the first of its turn and nothing waits; a time rule instead (group
+    whatever comes within 2 ms of a commit) made most receipts at 1,000 tx/s wait for the next
+    turn, behind a slice of block work (docs/performance.md, 2026-11-25). A caller answers a
+    client only after `await durable()`. Without a running loop (scripts,
     sync tests) `record` commits at once. `defer()`/`flush()` is the synchronous group commit
     of `POST /peer/forward_batch`.
 
@@ -74,8 +70,7 @@ class ReceiptWriter:
 
         self.deferred: list[tuple] | None = None
         self.queued: list[tuple] = []
-        self.last_commit = float("-inf")
-        self.group_after_s = GROUP_AFTER_S
+        self.committed_this_turn = False
         self.flushed: asyncio.Future | None = None
         """Resolved when the queued rows are committed (or failed: the exception)."""
 
@@ -84,13 +79,14 @@ class ReceiptWriter:
         if self.flushed is not None:
             await asyncio.shield(self.flushed)
 
+    def _next_turn(self) -> None:
+        """The start of the next turn of the loop: commit what the last one queued."""
+        self.committed_this_turn = False
+        self._commit_queued()
+
     def _commit_queued(self) -> None:
         rows, self.queued = self.queued, []
         flushed, self.flushed = self.flushed, None
-        try:
-            self.last_commit = asyncio.get_running_loop().time()
-        except RuntimeError:
-            pass
         try:
             if rows:
                 self._write_tuples(rows)
@@ -129,15 +125,14 @@ class ReceiptWriter:
         except RuntimeError:
             self._write_tuples([row])
             return
-        now = loop.time()
-        if self.flushed is None and now - self.last_commit >= self.group_after_s:
-            self.last_commit = now      # light load: commit now, no wait for the next turn
-            self._write_tuples([row])
+        if not self.committed_this_turn:
+            self._write_tuples([row])          # the first of this turn: at once
+            self.committed_this_turn = True
+            loop.call_soon(self._next_turn)
             return
-        self.queued.append(row)
+        self.queued.append(row)                # _next_turn, scheduled already, commits it
         if self.flushed is None:
             self.flushed = loop.create_future()
-            loop.call_soon(self._commit_queued)
 
     def _write_tuples(self, rows: list[tuple]) -> None:
         if self.sqlite is None:

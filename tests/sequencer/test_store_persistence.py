@@ -196,47 +196,45 @@ def test_receipt_writer_group_commit_writes_in_order_and_rolls_back_whole(databa
 
 
 def test_receipt_writer_commits_one_turn_of_the_loop_together(database_url):
-    """On the event loop the receipts recorded in one turn are committed in one transaction
-    at the start of the next; `durable()` returns once they are, and raises what the commit
-    raised (nothing is answered on a receipt that is not stored)."""
+    """On the event loop the first receipt of a turn is committed at once and the others of
+    that turn together at the start of the next; `durable()` returns once they are, and
+    raises what the commit raised (nothing is answered on a receipt that is not stored)."""
     import asyncio
 
     engine = make_engine(database_url)
     create_all(engine, models.metadata)
     writer = repo.ReceiptWriter(engine)
-    writer.group_after_s, writer.last_commit = 1e9, 0.0   # always under load: grouped
     commits = []
     write = writer._write_tuples
     writer._write_tuples = lambda rows: (commits.append(len(rows)), write(rows))
 
+    def record(name: bytes, slot: int, raw: bytes | None = b"raw") -> None:
+        writer.record(keccak256(name), raw, slot, 0, b"\x01" * 32, b"\x02" * 64, slot)
+
     async def scenario():
-        for i in range(5):
-            writer.record(keccak256(bytes([i])), b"raw", 5, i, b"\x01" * 32, b"\x02" * 64, 1)
-        assert repo.load_receipts(engine) == []          # queued, not committed yet
+        for i in range(5):                               # one turn, under load
+            record(bytes([i]), 5)
+        assert commits == [1]                            # the first, at once
+        assert len(repo.load_receipts(engine)) == 1      # the others queued
         await writer.durable()
-        assert commits == [5]
+        assert commits == [1, 4]
         assert len(repo.load_receipts(engine)) == 5
         await writer.durable()                           # nothing queued: returns at once
-        writer.record(keccak256(b"bad"), None, 6, 0, b"\x03" * 32, b"\x04" * 64, 2)  # NOT NULL
+        await asyncio.sleep(0)
+        record(b"light", 6)                              # alone in its turn: at once
+        assert commits == [1, 4, 1] and writer.flushed is None
+        record(b"bad", 6, raw=None)                      # NOT NULL: refused at the commit
         with pytest.raises(Exception):
             await writer.durable()
         # a synchronous flush (forward_batch's group commit) writes the queue first, in order
-        writer.record(keccak256(b"q"), b"raw", 7, 0, b"\x05" * 32, b"\x06" * 64, 3)
+        record(b"q", 7)
         writer.defer()
-        writer.record(keccak256(b"q"), b"raw", 8, 0, b"\x07" * 32, b"\x08" * 64, 4)
+        record(b"q", 8)
         writer.flush()
         await writer.durable()
         rows = {r.tx_hash: r.slot for r in repo.load_receipts(engine)}
-        assert rows[keccak256(b"q")] == 8 and len(rows) == 6
+        assert rows[keccak256(b"q")] == 8 and len(rows) == 7
 
     asyncio.run(scenario())
-
-    async def light_load():
-        writer.group_after_s = 0.0           # light load: committed at once
-        writer.record(keccak256(b"light"), b"raw", 9, 0, b"\x09" * 32, b"\x0a" * 64, 5)
-        assert writer.flushed is None
-        assert keccak256(b"light") in {r.tx_hash for r in repo.load_receipts(engine)}
-
-    asyncio.run(light_load())
     writer.close()
     engine.dispose()
