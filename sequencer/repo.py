@@ -30,17 +30,23 @@ def _insert_for(engine: Engine, table):
 RECEIPT_FIELDS = ("raw", "slot", "idx", "prefix_hash", "signature", "received_ms")
 
 
+IMMEDIATE_PER_TURN = 4
+"""Receipts committed one by one in a turn of the event loop before the rest of the turn is
+grouped (`ReceiptWriter`): 1,000 tx/s brings at most a few per turn, full load dozens."""
+
+
 class ReceiptWriter:
     """The hot-path writer of receipted transactions.
 
-    On the event loop, the first receipt of a turn of the loop is committed at once; the
-    others of that turn are queued and committed together, in one transaction, at the start
-    of the next turn (group commit): a commit per receipt wrote its own WAL pages and cost the
-    leader ~28 us per transaction, the largest item of its receipt path. Under light load
-    every receipt is the first of its turn and nothing waits; a time rule instead (group
-    whatever comes within 2 ms of a commit) made most receipts at 1,000 tx/s wait for the next
-    turn, behind a slice of block work (docs/performance.md, 2026-11-25). A caller answers a
-    client only after `await durable()`. Without a running loop (scripts,
+    On the event loop, the first IMMEDIATE_PER_TURN receipts of a turn of the loop are
+    committed at once each; the others of that turn are queued and committed together, in one
+    transaction, at the start of the next turn (group commit): a commit per receipt wrote its
+    own WAL pages and cost the leader ~28 us per transaction, the largest item of its receipt
+    path. Under light load nothing waits: a queued receipt's answer waits for the next turn,
+    often behind a slice of block work, and a rule that queued more (whatever came within
+    2 ms of a commit, or all but the first of a turn) raised the paced p99
+    (docs/performance.md, 2026-11-25). A caller answers a client only after
+    `await durable()`. Without a running loop (scripts,
     sync tests) `record` commits at once. `defer()`/`flush()` is the synchronous group commit
     of `POST /peer/forward_batch`.
 
@@ -70,7 +76,7 @@ class ReceiptWriter:
 
         self.deferred: list[tuple] | None = None
         self.queued: list[tuple] = []
-        self.committed_this_turn = False
+        self.commits_this_turn = 0
         self.flushed: asyncio.Future | None = None
         """Resolved when the queued rows are committed (or failed: the exception)."""
 
@@ -81,7 +87,7 @@ class ReceiptWriter:
 
     def _next_turn(self) -> None:
         """The start of the next turn of the loop: commit what the last one queued."""
-        self.committed_this_turn = False
+        self.commits_this_turn = 0
         self._commit_queued()
 
     def _commit_queued(self) -> None:
@@ -125,10 +131,11 @@ class ReceiptWriter:
         except RuntimeError:
             self._write_tuples([row])
             return
-        if not self.committed_this_turn:
-            self._write_tuples([row])          # the first of this turn: at once
-            self.committed_this_turn = True
-            loop.call_soon(self._next_turn)
+        if self.commits_this_turn < IMMEDIATE_PER_TURN and self.flushed is None:
+            self._write_tuples([row])          # one of the first of this turn: at once
+            if not self.commits_this_turn:
+                loop.call_soon(self._next_turn)
+            self.commits_this_turn += 1
             return
         self.queued.append(row)                # _next_turn, scheduled already, commits it
         if self.flushed is None:

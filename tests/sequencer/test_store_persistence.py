@@ -196,8 +196,8 @@ def test_receipt_writer_group_commit_writes_in_order_and_rolls_back_whole(databa
 
 
 def test_receipt_writer_commits_one_turn_of_the_loop_together(database_url):
-    """On the event loop the first receipt of a turn is committed at once and the others of
-    that turn together at the start of the next; `durable()` returns once they are, and
+    """On the event loop the first few receipts of a turn are committed at once and the
+    others of that turn together at the start of the next; `durable()` returns once they are, and
     raises what the commit raised (nothing is answered on a receipt that is not stored)."""
     import asyncio
 
@@ -212,17 +212,20 @@ def test_receipt_writer_commits_one_turn_of_the_loop_together(database_url):
         writer.record(keccak256(name), raw, slot, 0, b"\x01" * 32, b"\x02" * 64, slot)
 
     async def scenario():
-        for i in range(5):                               # one turn, under load
+        first = repo.IMMEDIATE_PER_TURN
+        for i in range(first + 5):                       # one turn, under load
             record(bytes([i]), 5)
-        assert commits == [1]                            # the first, at once
-        assert len(repo.load_receipts(engine)) == 1      # the others queued
+        assert commits == [1] * first                    # the first few, at once
+        assert len(repo.load_receipts(engine)) == first  # the others queued
         await writer.durable()
-        assert commits == [1, 4]
-        assert len(repo.load_receipts(engine)) == 5
+        assert commits == [1] * first + [5]
+        assert len(repo.load_receipts(engine)) == first + 5
         await writer.durable()                           # nothing queued: returns at once
         await asyncio.sleep(0)
         record(b"light", 6)                              # alone in its turn: at once
-        assert commits == [1, 4, 1] and writer.flushed is None
+        assert commits == [1] * first + [5, 1] and writer.flushed is None
+        for i in range(first - 1):                       # fill this turn's immediate ones
+            record(b"more" + bytes([i]), 6)
         record(b"bad", 6, raw=None)                      # NOT NULL: refused at the commit
         with pytest.raises(Exception):
             await writer.durable()
@@ -233,7 +236,7 @@ def test_receipt_writer_commits_one_turn_of_the_loop_together(database_url):
         writer.flush()
         await writer.durable()
         rows = {r.tx_hash: r.slot for r in repo.load_receipts(engine)}
-        assert rows[keccak256(b"q")] == 8 and len(rows) == 7
+        assert rows[keccak256(b"q")] == 8 and len(rows) == first + 5 + 1 + first - 1 + 1
 
     asyncio.run(scenario())
     writer.close()
