@@ -323,6 +323,12 @@ def test_the_seal_waits_for_the_predicted_block_while_it_is_being_validated(tmp_
                 await net.clock.set_ms(now)
                 await producer.tick(nxt, now)
                 assert nxt.session is session and session.speculative and not session.done
+            # a transaction that reaches the pool after the intake moved on (gossiped by a
+            # node forwarding it to the leader of s+2) is not for this late seal
+            from sequencer.core import intake
+            late = transfer(params, 6, 0)
+            intake.on_gossip(nxt, current.key.public, [{"raw": "0x" + late.hex()}])
+            assert keccak256(late) in nxt.mempool
             del nxt.validating[block.hash]                              # validated: here it is
             current.peers = peers
             await validator.broadcast_block(current, block)
@@ -335,6 +341,7 @@ def test_the_seal_waits_for_the_predicted_block_while_it_is_being_validated(tmp_
                 [sealed] = [node.store.get(h) for h in node.store.by_slot.get(slot + 1, [])]
                 assert sealed.block.header.parent_hash == block.hash
                 assert sealed.block.header.timestamp_ms < start + 2 * params.slot_ms
+                assert late not in sealed.block.transactions
             assert nxt.metrics.speculation_failed._value.get() == 0
         finally:
             await net.close()
