@@ -50,7 +50,7 @@ def decode_rlp(raw: bytes, what: str) -> Any:
         raise InvalidEncoding(f"{what}: expected bytes")
     try:
         return rlpcodec.decode(bytes(raw))
-    except Exception as error:  # noqa: BLE001 - rlp raises several DecodingError types
+    except rlpcodec.RLPDecodingError as error:
         raise InvalidEncoding(f"{what}: malformed RLP ({error})") from None
 
 

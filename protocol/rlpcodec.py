@@ -10,7 +10,8 @@ string) and lists of them; decoding yields bytes and lists. pyrlp stays the test
 
 Canonical form is enforced on decode, as pyrlp's strict mode does: a single byte below 0x80
 must stand for itself, lengths take the short form when they can and have no leading zero,
-and nothing may follow the item.
+and nothing may follow the item; lists nest at most MAX_DEPTH deep. RLPDecodingError is the
+only error `decode` raises.
 
 Spec: docs/spec/encoding.md#rlp
 """
@@ -18,6 +19,12 @@ Spec: docs/spec/encoding.md#rlp
 from __future__ import annotations
 
 from .exceptions import InvalidEncoding
+
+
+MAX_DEPTH = 128
+"""Lists nest at most this deep. Protocol objects nest 4 deep at most; without a bound a few
+KB of nested list headers (a transaction may be 128 KB) hit Python's recursion limit, and
+the RecursionError (pyrlp's too) escaped `decode_transaction` as a crash, not bad input."""
 
 
 class RLPDecodingError(InvalidEncoding, ValueError):
@@ -70,14 +77,15 @@ def decode(raw: bytes):
         raw = bytes(raw)
     if not raw:
         raise RLPDecodingError("RLP: empty input")
-    item, end = _decode_at(raw, 0, len(raw))
+    item, end = _decode_at(raw, 0, len(raw), 0)
     if end != len(raw):
         raise RLPDecodingError(f"RLP: {len(raw) - end} trailing bytes after the item")
     return item
 
 
-def _decode_at(raw: bytes, start: int, limit: int):
-    """(item, end) of the item that begins at `start` and must end by `limit`."""
+def _decode_at(raw: bytes, start: int, limit: int, depth: int):
+    """(item, end) of the item that begins at `start` and must end by `limit`, `depth` lists
+    deep."""
     first = raw[start]
     if first < 0x80:
         return raw[start:start + 1], start + 1
@@ -98,11 +106,13 @@ def _decode_at(raw: bytes, start: int, limit: int):
         end = body + size
     if end > limit:
         raise RLPDecodingError("RLP: list runs past its container")
+    if depth >= MAX_DEPTH:
+        raise RLPDecodingError(f"RLP: lists nested deeper than {MAX_DEPTH}")
     items = []
     append = items.append
     position = body
     while position < end:
-        item, position = _decode_at(raw, position, end)
+        item, position = _decode_at(raw, position, end, depth + 1)
         append(item)
     return items, end
 

@@ -170,7 +170,7 @@ def _list_payload(encoded_list: bytes) -> bytes:
 def _rlp_list(raw: bytes, expected_fields: int, kind: str) -> list:
     try:
         fields = rlpcodec.decode(raw)
-    except (rlpcodec.RLPDecodingError, ValueError, TypeError, IndexError) as error:
+    except rlpcodec.RLPDecodingError as error:
         raise InvalidEncoding(f"{kind} transaction is not valid RLP: {error}") from None
     if type(fields) is not list:
         raise InvalidEncoding(f"{kind} transaction must be an RLP list, got a string")

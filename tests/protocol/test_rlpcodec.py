@@ -86,3 +86,28 @@ def test_encode_refuses_what_rlp_cannot_carry():
 def test_bytearray_and_memoryview_encode_as_bytes():
     assert rlpcodec.encode(bytearray(b"abc")) == rlpcodec.encode(memoryview(b"abc")) == b"\x83abc"
     assert rlpcodec.decode(bytearray(b"\x83abc")) == b"abc"
+
+
+def test_deeply_nested_lists_are_refused_not_a_crash():
+    """pyrlp raised RecursionError here, and so did decode_transaction: a 9 KB transaction
+    of nested list headers was an unhandled exception instead of InvalidEncoding."""
+    from protocol.transactions import decode_transaction
+
+    def nest(depth: int) -> bytes:
+        nested = b"\xc0"
+        for _ in range(depth):
+            size = len(nested)
+            length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+            nested = (bytes((0xC0 + size,)) if size < 56
+                      else bytes((0xF7 + len(length),)) + length) + nested
+        return nested
+
+    assert rlpcodec.decode(nest(rlpcodec.MAX_DEPTH - 1)) == rlp.decode(
+        nest(rlpcodec.MAX_DEPTH - 1), strict=True)
+    with pytest.raises(rlpcodec.RLPDecodingError, match="nested deeper than"):
+        rlpcodec.decode(nest(rlpcodec.MAX_DEPTH))
+    nested = nest(3000)
+    with pytest.raises(rlpcodec.RLPDecodingError, match="nested deeper than"):
+        rlpcodec.decode(nested)
+    with pytest.raises(InvalidEncoding, match="not valid RLP"):
+        decode_transaction(b"\x02" + nested)
