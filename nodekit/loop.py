@@ -147,11 +147,11 @@ async def run_sliced(steps: Generator[None, None, T], budget_s: float = SLICE_BU
     it gets at least `share` of the loop: a slice then lasts as long as the loop's last turn
     took x share / (1 - share), at most `max_slice_s` (5 ms). Under full load a turn serves
     dozens of requests (5-10 ms); 1 ms slices then gave the block an eighth of the loop, and
-    the next leader validated its parent in 700-900 ms instead of ~250, too late for its own seal: the
-    parent was orphaned and its transactions carried into an ever bigger block. A block that
-    takes longer than `share_after_s` is a sign of such load; before, thin slices keep the
-    receipt latency of a lighter load low (with the share from the start, the paced p99 rose
-    from 14 to 24 ms: docs/performance.md, 2026-11-25)."""
+    the next leader validated its parent in 700-900 ms instead of ~250, too late for its own
+    seal: the parent was orphaned and its transactions carried into an ever bigger block. A
+    block that takes longer than `share_after_s` is a sign of such load; before, thin slices
+    keep the receipt latency of a lighter load low (with the share from the start, the paced
+    p99 rose from 14 to 24 ms: docs/performance.md, 2026-11-25)."""
     started = time.perf_counter()
     deadline = started + budget_s
     ratio = share / (1.0 - share) if 0.0 < share < 1.0 else 0.0

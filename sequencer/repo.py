@@ -10,7 +10,6 @@ the process (kill -9); only a power cut may lose the last ones (docs/spec/sequen
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Iterable
 
 from sqlalchemy import Engine, insert, select, update
@@ -46,9 +45,8 @@ class ReceiptWriter:
     often behind a slice of block work, and a rule that queued more (whatever came within
     2 ms of a commit, or all but the first of a turn) raised the paced p99
     (docs/performance.md, 2026-11-25). A caller answers a client only after
-    `await durable()`. Without a running loop (scripts,
-    sync tests) `record` commits at once. `defer()`/`flush()` is the synchronous group commit
-    of `POST /peer/forward_batch`.
+    `await durable()`. Without a running loop (scripts, sync tests) `record` commits at once.
+    `defer()`/`flush()` is the synchronous group commit of `POST /peer/forward_batch`.
 
     The write is an upsert: a transaction this node receipted in an earlier slot that got no
     block is receipted again in a later slot, and the newer receipt is the one that binds.

@@ -75,9 +75,14 @@ async def _durable(node: "Node", receipt: Receipt) -> Receipt:
         try:
             await node.receipt_writer.durable()
         except Exception as error:  # noqa: BLE001 - SQLAlchemy/DBAPI errors alike
-            node.log.error("group commit of receipts failed: %s", error)
-            raise NodeUnavailable(f"the receipt could not be stored: {error}") from None
+            raise _not_stored(node, error, "queued") from None
     return receipt
+
+
+def _not_stored(node: "Node", error: Exception, what: str) -> NodeUnavailable:
+    """Log a failed commit of receipts (`what` of them) and give the refusal to answer."""
+    node.log.error("group commit of %s receipts failed: %s", what, error)
+    return NodeUnavailable(f"the receipt could not be stored: {error}")
 
 
 def _in_block_in_work(node: "Node", receipt: Receipt) -> bool:
@@ -237,8 +242,7 @@ def _commit_group(node: "Node", results: list[dict], group: list) -> None:
     try:
         node.receipt_writer.flush()
     except Exception as error:  # noqa: BLE001 - SQLAlchemy/DBAPI errors alike, all of them fatal here
-        node.log.error("group commit of %d receipts failed: %s", len(group), error)
-        failure = NodeUnavailable(f"the receipt could not be stored: {error}")
+        failure = _not_stored(node, error, str(len(group)))
         for position, tx in group:
             _take_back_receipt(node, tx)
             if position < len(results):

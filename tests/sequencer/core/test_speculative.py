@@ -107,6 +107,27 @@ async def _seal_with_a_slow_block(net, slot, current, nxt, start):
     return block, peers, session
 
 
+def _blocks_of_slot(nodes, slot: int) -> list[Block]:
+    """Each node's one stored block of `slot`."""
+    blocks = []
+    for node in nodes:
+        [entry] = [node.store.get(h) for h in node.store.by_slot.get(slot, [])]
+        blocks.append(entry.block)
+    return blocks
+
+
+async def _seal_next_and_check(net, nxt, slot: int, start: int, parent_hash: bytes,
+                               raws: list[bytes]) -> None:
+    """The leader of s+1 seals: every live node's block of s+1 stands on `parent_hash` and
+    holds `raws`, in order, and no speculation failed."""
+    await net.tick_all(start + 2 * net.params.slot_ms - 5)
+    await net.drain()
+    for sealed in _blocks_of_slot(net.live(), slot + 1):
+        assert sealed.header.parent_hash == parent_hash
+        assert [keccak256(t) for t in sealed.transactions] == [keccak256(r) for r in raws]
+    assert nxt.metrics.speculation_failed._value.get() == 0
+
+
 def test_next_leader_receipts_in_the_seal_window_before_the_block_and_keeps_its_promise(tmp_path):
     async def scenario():
         net = await make_net(tmp_path)
@@ -143,14 +164,7 @@ def test_next_leader_receipts_in_the_seal_window_before_the_block_and_keeps_its_
             response = await asyncio.wait_for(waiting, 10)
             assert response.status_code == 200, response.text
             assert response.json()["receipt"]["index"] == 1
-            await net.tick_all(start + 2 * params.slot_ms - 5)          # nxt seals slot s+1
-            await net.drain()
-            for node in net.nodes:
-                [sealed] = [node.store.get(h) for h in node.store.by_slot.get(slot + 1, [])]
-                assert sealed.block.header.parent_hash == block.hash
-                assert [keccak256(t) for t in sealed.block.transactions] == \
-                    [keccak256(other), keccak256(second)]
-            assert nxt.metrics.speculation_failed._value.get() == 0
+            await _seal_next_and_check(net, nxt, slot, start, block.hash, [other, second])
         finally:
             await net.close()
     run(scenario())
@@ -224,14 +238,7 @@ def test_when_the_pending_block_never_comes_the_session_settles_on_its_parent(tm
             session = nxt.session
             assert not session.speculative and session.parent.hash == parent.hash
             assert [tx.hash for tx in session.txs] == [keccak256(other), keccak256(first)]
-            await net.tick_all(start + 2 * params.slot_ms - 5)
-            await net.drain()
-            for node in net.live():
-                [sealed] = [node.store.get(h) for h in node.store.by_slot.get(slot + 1, [])]
-                assert sealed.block.header.parent_hash == parent.hash
-                assert [keccak256(t) for t in sealed.block.transactions] == \
-                    [keccak256(other), keccak256(first)]
-            assert nxt.metrics.speculation_failed._value.get() == 0
+            await _seal_next_and_check(net, nxt, slot, start, parent.hash, [other, first])
         finally:
             await net.close()
     run(scenario())
@@ -337,11 +344,10 @@ def test_the_seal_waits_for_the_predicted_block_while_it_is_being_validated(tmp_
             await producer.tick(nxt, net.clock.now_ms())
             assert session.done and nxt.last_sealed_slot == slot + 1
             await net.drain()
-            for node in net.nodes:
-                [sealed] = [node.store.get(h) for h in node.store.by_slot.get(slot + 1, [])]
-                assert sealed.block.header.parent_hash == block.hash
-                assert sealed.block.header.timestamp_ms < start + 2 * params.slot_ms
-                assert late not in sealed.block.transactions
+            for sealed in _blocks_of_slot(net.nodes, slot + 1):
+                assert sealed.header.parent_hash == block.hash
+                assert sealed.header.timestamp_ms < start + 2 * params.slot_ms
+                assert late not in sealed.transactions
             assert nxt.metrics.speculation_failed._value.get() == 0
         finally:
             await net.close()
