@@ -102,7 +102,7 @@ async def post_txs(message: PeerDep, node: NodeDep):
     items = message.body.get("txs", [])
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise InvalidEncoding('txs must be a list of {"raw": "0x..", "receipt": ...} objects')
-    return {"added": intake.on_gossip(node, message.sender, items)}
+    return {"added": await intake.on_gossip(node, message.sender, items)}
 
 
 @router.post("/forward", responses=AUTH)

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING
 
 from nodekit.errors import RemoteRejected, TemporaryError
 from nodekit.errors_http import protocol_error_status
+from nodekit.loop import run_sliced
 from protocol.exceptions import InvalidTransaction, ProtocolError
 from protocol.receipts import Receipt, receipt_from_json, receipt_to_json
 from protocol.transactions import validate_transaction_static
 
 from ..errors import NodeUnavailable, NoLeader, NotLeader
 from ..peers import gather_quietly
-from .producer import intake_slot, receipt_in_session
+from .producer import intake_slot, receipt_in_session, receipt_not_stored
 
 if TYPE_CHECKING:
     from ..node import Node
@@ -68,21 +69,19 @@ def _receipt_at_once(node: "Node", tx) -> Receipt | None:
     return None
 
 
-async def _durable(node: "Node", receipt: Receipt) -> Receipt:
+async def _durable(node: "Node", tx, receipt: Receipt) -> Receipt:
     """`receipt` once it is committed here (this node's receipts are written by group commit,
-    `repo.ReceiptWriter`): no client holds a receipt a kill -9 could take back."""
+    `repo.ReceiptWriter`): no client holds a receipt a kill -9 could take back. If the commit
+    fails, the receipt is taken back as forward_batch's are (`_commit_group`): a retry must
+    not get a receipt the database never held."""
     if receipt.leader == node.key.public:
         try:
             await node.receipt_writer.durable()
         except Exception as error:  # noqa: BLE001 - SQLAlchemy/DBAPI errors alike
-            raise _not_stored(node, error, "queued") from None
+            if node.receipts.get(tx.hash) is receipt:
+                _take_back_receipt(node, tx)
+            raise receipt_not_stored(node, error, "queued") from None
     return receipt
-
-
-def _not_stored(node: "Node", error: Exception, what: str) -> NodeUnavailable:
-    """Log a failed commit of receipts (`what` of them) and give the refusal to answer."""
-    node.log.error("group commit of %s receipts failed: %s", what, error)
-    return NodeUnavailable(f"the receipt could not be stored: {error}")
 
 
 def _in_block_in_work(node: "Node", receipt: Receipt) -> bool:
@@ -128,7 +127,7 @@ async def submit(node: "Node", raw: bytes, *, forwarded: bool = False) -> Receip
     for _ in range(MAX_POLLS):
         receipt = _receipt_at_once(node, tx)
         if receipt is not None:
-            return await _durable(node, receipt)
+            return await _durable(node, tx, receipt)
         now = node.clock.now_ms()
         session = node.session
         slot = intake_slot(node, now)
@@ -242,7 +241,7 @@ def _commit_group(node: "Node", results: list[dict], group: list) -> None:
     try:
         node.receipt_writer.flush()
     except Exception as error:  # noqa: BLE001 - SQLAlchemy/DBAPI errors alike, all of them fatal here
-        failure = _not_stored(node, error, str(len(group)))
+        failure = receipt_not_stored(node, error, str(len(group)))
         for position, tx in group:
             _take_back_receipt(node, tx)
             if position < len(results):
@@ -260,13 +259,19 @@ def _take_back_receipt(node: "Node", tx) -> None:
         entry.receipt = None
 
 
-def on_gossip(node: "Node", sender: bytes, items: list[dict]) -> int:
-    """Transactions gossiped by a peer: pool them; the leader receipts them at once."""
+async def on_gossip(node: "Node", sender: bytes, items: list[dict]) -> int:
+    """Transactions gossiped by a peer: pool them; the leader receipts them at once.
+
+    A batch is decoded in slices (`_gossip_steps`): each transaction costs a signature
+    recovery (~50 us), and a batch of a few hundred held every request of this node for
+    10-35 ms (docs/performance.md, 2026-11-25 later)."""
+    return await run_sliced(_gossip_steps(node, sender, items), node.block_work[0])
+
+
+def _gossip_steps(node: "Node", sender: bytes, items: list[dict]):
     added = 0
-    now = node.clock.now_ms()
-    session = node.session
-    slot = intake_slot(node, now)  # a leader whose seal is late takes nothing in its window
     for item in items:
+        yield
         try:
             raw = bytes.fromhex(str(item.get("raw", ""))[2:])
             tx = node.decode(raw)
@@ -283,11 +288,15 @@ def on_gossip(node: "Node", sender: bytes, items: list[dict]) -> int:
                 receipt = None
             if receipt is not None and (receipt.leader != sender or receipt.tx_hash != tx.hash):
                 receipt = None
+        now = node.clock.now_ms()
         node.mempool.add(tx, receipt, now)
         if receipt is not None:
             node.remember_receipt(receipt)
         added += 1
-        if session is not None and session.open and session.slot >= slot \
+        # the session and the intake slot as they are now: the loop may have moved on
+        # between two steps
+        session = node.session
+        if session is not None and session.open and session.slot >= intake_slot(node, now) \
                 and not session.speculative and tx.hash not in session.hashes:
             # (not into a speculative session: the previous leader may have receipted it)
             try:

@@ -28,6 +28,7 @@ from protocol.transition import (apply_block, apply_transfer, build_block_steps,
                                  compute_due_queue_index)
 from nodekit.loop import run_sliced
 
+from ..errors import NodeUnavailable
 from . import batcher
 from .chain import Entry
 
@@ -108,12 +109,23 @@ def receipt_in_session(node: "Node", session: SlotSession, tx: Transaction) -> R
         raise
     receipt = _sign_next(node, session, tx)
     now = node.clock.now_ms()
-    node.receipt_writer.record(tx.hash, tx.raw, receipt.slot, receipt.index,
-                               receipt.prefix_hash, receipt.signature, now)
+    try:
+        node.receipt_writer.record(tx.hash, tx.raw, receipt.slot, receipt.index,
+                                   receipt.prefix_hash, receipt.signature, now)
+    except Exception as error:  # noqa: BLE001 - SQLAlchemy/DBAPI errors alike
+        # nothing keeps the receipt (not answered, remembered or gossiped); the transaction
+        # keeps its place in the session, as after a failed group commit (intake._durable)
+        raise receipt_not_stored(node, error, "1") from None
     _keep(node, tx, receipt)
     node.mempool.add(tx, receipt, now)
     node.metrics.receipts.inc()
     return receipt
+
+
+def receipt_not_stored(node: "Node", error: Exception, what: str) -> NodeUnavailable:
+    """Log a failed commit of receipts (`what` of them) and give the refusal to answer."""
+    node.log.error("commit of %s receipts failed: %s", what, error)
+    return NodeUnavailable(f"the receipt could not be stored: {error}")
 
 
 def _sign_next(node: "Node", session: SlotSession, tx: Transaction) -> Receipt:
@@ -540,7 +552,13 @@ async def rebase(node: "Node", session: SlotSession, parent: Entry,
     the parent wait). Receipts commit to the order of the transactions, not to the parent,
     so this keeps every promise as long as all receipted transactions stay valid, in order,
     on the new parent. Otherwise the session keeps its parent (and its L1 origin; `l1_origin`
-    is the one to try, the session's by default)."""
+    is the one to try, the session's by default).
+
+    The receipted transactions are replayed in slices (`_replay_steps`): a speculative session
+    holds the ~500 transactions of half a slot when its parent arrives, and replaying them in
+    one go held every request for 30-55 ms (docs/performance.md, 2026-11-25 later). The
+    session keeps receipting meanwhile; the replay catches up with it, and the switch happens
+    with nothing left to replay."""
     try:
         l1_origin = max(parent.block.header.l1_origin,
                         session.l1_origin if l1_origin is None else l1_origin)
@@ -550,29 +568,38 @@ async def rebase(node: "Node", session: SlotSession, parent: Entry,
         if "censor" in node.faults:
             items = []
         fresh = SlotSession(node, session.slot, parent, l1_origin, items, session.fee_recipient)
-        for position, tx in enumerate(session.txs):
-            if tx.hash in node.store.tx_index:
-                number = node.store.get(node.store.tx_index[tx.hash][0]).number
-                session.rebase_failure = f"tx {position} (0x{tx.hash.hex()[:16]}..) is in " \
-                                         f"block {number} already"
-                return False
-            try:
-                fresh.check(tx)
-            except ProtocolError as error:
-                session.rebase_failure = f"tx {position} (0x{tx.hash.hex()[:16]}..): " \
-                                         f"{error.name}: {error}"
-                return False
-            fresh.append(tx)
+        failure = await run_sliced(_replay_steps(node, session, fresh), node.block_work[0])
     except ProtocolError as error:
-        session.rebase_failure = f"{error.name}: {error}"
-        return False
-    if fresh.prefix != session.prefix:
-        session.rebase_failure = "the prefix differs"
+        failure = f"{error.name}: {error}"
+    if failure is None and fresh.prefix != session.prefix:
+        failure = "the prefix differs"
+    if failure is not None:
+        session.rebase_failure = failure
         return False
     session.parent, session.l1_origin, session.queue_items = parent, l1_origin, fresh.queue_items
     session.base, session.accounts = fresh.base, fresh.accounts
     node.log.debug("slot %d: rebased onto block %d", session.slot, parent.number)
     return True
+
+
+def _replay_steps(node: "Node", session: SlotSession, fresh: SlotSession):
+    """Append the session's transactions to `fresh`, one step each, up to the last one the
+    session holds when the steps run out (it may grow between steps); return why one does
+    not fit there, or None."""
+    position = 0
+    while position < len(session.txs):
+        tx = session.txs[position]
+        if tx.hash in node.store.tx_index:
+            number = node.store.get(node.store.tx_index[tx.hash][0]).number
+            return f"tx {position} (0x{tx.hash.hex()[:16]}..) is in block {number} already"
+        try:
+            fresh.check(tx)
+        except ProtocolError as error:
+            return f"tx {position} (0x{tx.hash.hex()[:16]}..): {error.name}: {error}"
+        fresh.append(tx)
+        position += 1
+        yield
+    return None
 
 
 def build_session_block_steps(node: "Node", session: SlotSession, timestamp: int,

@@ -4,7 +4,9 @@ forwarding path, in process: the fast-lane routes must answer exactly as the Fas
 from __future__ import annotations
 
 import orjson
+import pytest
 
+from protocol.exceptions import ProtocolError
 from protocol.receipts import receipt_from_json, verify_receipt
 from protocol.signing import NodeKey
 from sequencer.peers import sign_peer_headers
@@ -90,6 +92,33 @@ def test_forward_batch_answers_one_result_per_transaction_in_order(tmp_path):
     run(scenario())
 
 
+class RefusingSqlite:
+    """The receipt writer's SQLite connection, refusing every write after the first `allow`
+    (a full disk)."""
+
+    def __init__(self, inner, allow: int = 0):
+        self.inner = inner
+        self.allow = allow
+
+    def _write(self, method: str, *args):
+        if self.allow <= 0:
+            raise OSError("disk full")
+        self.allow -= 1
+        return getattr(self.inner, method)(*args)
+
+    def execute(self, *args):
+        return self._write("execute", *args)
+
+    def executemany(self, *args):
+        return self._write("executemany", *args)
+
+    def commit(self):
+        self.inner.commit()
+
+    def rollback(self):
+        self.inner.rollback()
+
+
 def test_forward_batch_answers_no_receipt_the_database_refused(tmp_path):
     """A failed group commit: no receipt is answered, kept in memory or gossiped."""
     async def scenario():
@@ -99,18 +128,7 @@ def test_forward_batch_answers_no_receipt_the_database_refused(tmp_path):
             peer = next(n for n in net.nodes if n is not leader)
             raws = [transfer(net.params, 2, 0), transfer(net.params, 3, 0)]
             writer = leader.receipt_writer
-
-            class Refusing:
-                def __init__(self, inner):
-                    self.inner = inner
-
-                def executemany(self, *args):
-                    raise OSError("disk full")
-
-                def rollback(self):
-                    self.inner.rollback()
-
-            real, writer.sqlite = writer.sqlite, Refusing(writer.sqlite)
+            real, writer.sqlite = writer.sqlite, RefusingSqlite(writer.sqlite)
             try:
                 answer = await peer.peer_client.post(f"http://{leader.settings.name}",
                                                      "/peer/forward_batch",
@@ -179,6 +197,57 @@ def test_forward_batch_waits_for_the_leaders_session_to_open(tmp_path):
             results = (await asyncio.wait_for(task, 10))["results"]
             receipts = [receipt_from_json(r["receipt"]) for r in results]
             assert [(r.slot, r.index) for r in receipts] == [(3, 0), (3, 1)]
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_submit_answers_no_receipt_the_database_refused(tmp_path):
+    """POST /txs: a receipt whose write fails at once, or whose group commit fails, is
+    answered 503 and taken back (not remembered, not gossiped), as forward_batch's are; a
+    retry does not get a receipt the database never held."""
+    import asyncio
+
+    from sequencer import repo
+    from sequencer.core import intake
+
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            leader = await _open_slot(net, 2)
+            writer = leader.receipt_writer
+            real = writer.sqlite
+            first = transfer(net.params, 2, 0)
+            writer.sqlite = RefusingSqlite(real)                  # the write at once fails
+            try:
+                async with client_of(net, leader.settings.name) as client:
+                    response = await client.post("/txs", json={"raw": "0x" + first.hex()})
+            finally:
+                writer.sqlite = real
+            assert response.status_code == 503, response.text
+            assert response.json()["error"] == "NodeUnavailable"
+            assert "disk full" in response.json()["detail"]
+            assert leader.decode(first).hash not in leader.receipts
+
+            # one turn of the loop: the first few commit at once, the last is queued and its
+            # group commit fails
+            raws = [transfer(net.params, sender, 0) for sender in
+                    range(3, 4 + repo.IMMEDIATE_PER_TURN)]
+            writer.sqlite = RefusingSqlite(real, allow=repo.IMMEDIATE_PER_TURN)
+            try:
+                results = await asyncio.gather(*(intake.submit(leader, raw) for raw in raws),
+                                               return_exceptions=True)
+            finally:
+                writer.sqlite = real
+            *stored, refused = results
+            assert all(r.tx_hash == leader.decode(raw).hash for r, raw in zip(stored, raws))
+            assert isinstance(refused, intake.NodeUnavailable), refused
+            lost = leader.decode(raws[-1])
+            assert lost.hash not in leader.receipts
+            assert not any(item["raw"] == "0x" + lost.raw.hex() for item in leader.gossip_buffer)
+            assert repo.get_receipt(leader.engine, lost.hash) is None
+            with pytest.raises(ProtocolError):                    # no unstored receipt
+                await intake.submit(leader, raws[-1])
         finally:
             await net.close()
     run(scenario())

@@ -263,7 +263,7 @@ def test_a_leader_whose_seal_is_late_takes_nothing_in_its_seal_window(tmp_path):
             await producer.tick(nxt, net.clock.now_ms())              # nxt opens, speculative
             assert nxt.session.slot == slot + 1 and nxt.session.speculative
             late = transfer(params, 4, 0)
-            intake.on_gossip(current, leaders[slot + 1], [{"raw": "0x" + late.hex()}])
+            await intake.on_gossip(current, leaders[slot + 1], [{"raw": "0x" + late.hex()}])
             assert keccak256(late) not in current.session.hashes
             async with client_of(net, current.settings.name) as client:
                 peer_batch = await client.post("/txs", json={"raw": "0x" + late.hex()})
@@ -291,7 +291,7 @@ def test_a_leader_answers_a_late_forward_of_a_transaction_it_took_by_gossip_with
             slot, start, leaders, current, nxt = await _into_boundary_slot(net)
             gossiped = transfer(params, 4, 0)
             forwarder = next(node for node in net.nodes if node not in (current, nxt))
-            intake.on_gossip(current, forwarder.key.public, [{"raw": "0x" + gossiped.hex()}])
+            await intake.on_gossip(current, forwarder.key.public, [{"raw": "0x" + gossiped.hex()}])
             given = current.receipts[keccak256(gossiped)]
             assert given.slot == slot
             await net.clock.set_ms(start + params.slot_ms - 50)       # window; no seal tick yet
@@ -334,7 +334,7 @@ def test_the_seal_waits_for_the_predicted_block_while_it_is_being_validated(tmp_
             # node forwarding it to the leader of s+2) is not for this late seal
             from sequencer.core import intake
             late = transfer(params, 6, 0)
-            intake.on_gossip(nxt, current.key.public, [{"raw": "0x" + late.hex()}])
+            await intake.on_gossip(nxt, current.key.public, [{"raw": "0x" + late.hex()}])
             assert keccak256(late) in nxt.mempool
             del nxt.validating[block.hash]                              # validated: here it is
             current.peers = peers
@@ -374,6 +374,62 @@ def test_the_seal_hold_is_bounded(tmp_path):
             await net.clock.set_ms(late)
             await producer.tick(nxt, late)
             assert not session.speculative and session.parent.slot < slot
+        finally:
+            await net.close()
+    run(scenario())
+
+
+def test_the_move_onto_the_block_replays_in_slices_and_takes_what_intake_added_meanwhile(
+        tmp_path, monkeypatch):
+    """The replay of the receipted transactions onto the arrived block gives the event loop a
+    turn between transactions (it held requests for 30-55 ms in one go), and a transaction
+    receipted on the predicted state during the replay is replayed too before the switch."""
+    from sequencer.core import producer
+
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            params = net.params
+            slot, start, leaders, current, nxt = await _into_boundary_slot(net)
+            block, peers, session = await _seal_with_a_slow_block(net, slot, current, nxt, start)
+            taken = [transfer(params, sender, 0) for sender in (2, 3, 4)]
+            async with client_of(net, nxt.settings.name) as client:
+                for raw in taken:
+                    response = await client.post("/txs", json={"raw": "0x" + raw.hex()})
+                    assert response.status_code == 200, response.text
+            current.peers = peers
+            await validator.broadcast_block(current, block)
+            await net.drain()
+            assert session.speculative and nxt.store.get(block.hash) is not None
+
+            meanwhile = decode_transaction(transfer(params, 5, 0))
+            replay = producer._replay_steps
+
+            def replay_with_intake(node, replayed, fresh):
+                steps = replay(node, replayed, fresh)
+                next(steps)                                   # transaction 0 replayed
+                producer.receipt_in_session(node, replayed, meanwhile)  # intake, between
+                yield
+                return (yield from steps)
+            monkeypatch.setattr(producer, "_replay_steps", replay_with_intake)
+            nxt.block_work = (0.0, 0.0, 0.0)                  # a turn after every step
+            turns = 0
+
+            async def count_turns():
+                nonlocal turns
+                while True:
+                    turns += 1
+                    await asyncio.sleep(0)
+            counter = asyncio.create_task(count_turns())
+            settled = await producer.settle_speculation(nxt, session)
+            counter.cancel()
+            assert settled and not session.speculative and session.parent.hash == block.hash
+            assert turns >= 4                                  # one per replayed transaction
+            assert [tx.hash for tx in session.txs] == \
+                [keccak256(raw) for raw in taken] + [meanwhile.hash]
+            assert session.pending_account(meanwhile.sender).nonce == 1
+            await _seal_next_and_check(net, nxt, slot, start, block.hash,
+                                       taken + [meanwhile.raw])
         finally:
             await net.close()
     run(scenario())
