@@ -14,6 +14,8 @@ and serializes back to the same strings.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Annotated, Any
 
 import orjson
@@ -86,8 +88,34 @@ def parse_amount(value: object, what: str = "amount") -> int:
 
 
 def dumps(value: Any) -> bytes:
-    """orjson with the services' options (used by the HTTP client and JSON responses)."""
-    return orjson.dumps(value)
+    """orjson with the services' options (used by the HTTP client and JSON responses); the
+    standard library's encoder for what orjson refuses: integers beyond 64 bits (a JSON-RPC
+    id may be any number)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+def loads(body: bytes | str) -> Any:
+    """orjson, or the standard library where the body holds a run of 20 digits or more: orjson
+    turns an integer beyond 64 bits into a float, silently rounded (a JSON-RPC id may be any
+    number; an amount in wei easily passes 2**64). Raises `orjson.JSONDecodeError` (a
+    ValueError) for anything that is not JSON, NaN and Infinity included."""
+    if _LONG_DIGITS.search(body if isinstance(body, bytes) else body.encode()) is None:
+        return orjson.loads(body)
+    try:
+        return json.loads(body, parse_constant=_not_json)
+    except ValueError as error:
+        raise orjson.JSONDecodeError(str(error), "", 0) from None
+
+
+_LONG_DIGITS = re.compile(rb"[0-9]{20}")
+"""Enough digits for an integer orjson would round (2**64 has 20)."""
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 # --- Pydantic types -------------------------------------------------------------------------

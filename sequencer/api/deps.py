@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, Request, Response
+
+from nodekit.jsonutil import dumps
 
 from ..node import Node
 
@@ -18,7 +19,7 @@ NodeDep = Annotated[Node, Depends(get_node)]
 
 
 def json_response(data: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status_code, media_type="application/json")
+    return Response(dumps(data), status_code=status_code, media_type="application/json")
 
 
 def hx(data: bytes | None) -> str | None:

@@ -17,6 +17,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import Headers
 
+from nodekit import jsonutil
 from nodekit.errors import ServiceError
 from protocol.blocks import QUEUE_FORCED_TX
 from protocol.constants import EMPTY_CODE_HASH, EMPTY_TRIE_ROOT, TX_GAS
@@ -386,7 +387,7 @@ async def rpc_body(node: Node, body: bytes, _headers: Headers, _path: str) -> Re
     """POST / and /rpc on the hot lane (nodekit.fastlane), and behind their FastAPI
     declarations."""
     try:
-        payload = orjson.loads(body)
+        payload = jsonutil.loads(body)
     except orjson.JSONDecodeError:
         return json_response({"jsonrpc": "2.0", "id": None,
                               "error": {"code": -32700, "message": "parse error"}})

@@ -233,3 +233,18 @@ def test_empty_batch_and_wrong_content_types(seq, unchanged):
     for method in ("GET", "PUT", "DELETE"):
         response = seq.leader_client.request(method, "/rpc")
         assert response.status_code == 405, describe(response)
+
+
+def test_integers_beyond_64_bits_are_json_too(seq, unchanged):
+    """orjson reads them as floats, rounded; they are valid JSON (a JSON-RPC id may be any
+    number), so they come back exact, and a number where a quantity belongs gets a standard
+    error; NaN stays a parse error."""
+    big = 2**64 + 7
+    body = b'{"jsonrpc":"2.0","id":%d,"method":"eth_chainId","params":[]}' % big
+    answer = post(seq, "/", body).json()
+    assert answer == {"jsonrpc": "2.0", "id": big, "result": hex(seq.params.chain_id)}
+    body = b'{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":[%d,"latest"]}' % big
+    answer = post(seq, "/", body).json()
+    assert answer["id"] == 1 and answer["error"]["code"] in STANDARD_CODES - {-32700}, answer
+    assert post(seq, "/", b'{"jsonrpc":"2.0","id":NaN,"method":"eth_chainId"}').json()[
+        "error"]["code"] == -32700
