@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 ATTEST_WINDOW_SLOTS = 2
 """Blocks older than this many slots are stored (sync) but not attested."""
+MAX_PENDING_BLOCKS = 256
+"""Blocks not here yet whose attestations are kept (the oldest goes first)."""
 
 
 def _hex(data: bytes) -> str:
@@ -225,8 +227,24 @@ def add_attestation(node: "Node", attestation: Attestation) -> bool:
     """Count a verified attestation; assemble the QC at quorum. False when refused."""
     entry = node.store.get(attestation.block_hash)
     if entry is None:
-        pending = node.pending_attestations.setdefault(attestation.block_hash, [])
-        if len(pending) < 64:
+        # an attestation to a block not here yet (its attester validated it first): kept for
+        # when the block comes, but only a verified one by a member of the slot's set, if that
+        # set is known here (the fuzz suite's mutated attestations to unknown hashes piled up
+        # in this buffer), and only for so many blocks
+        sequencer_set = node.sets.get(compute_epoch(attestation.slot, node.params))
+        if sequencer_set is not None and sequencer_set.get_member(attestation.attester) is None:
+            return False
+        obj_hash = compute_attestation_hash(attestation.block_hash, attestation.number,
+                                            attestation.slot)
+        if not verify_node_signature(attestation.attester, b"attestation", node.params.chain_id,
+                                     obj_hash, attestation.signature):
+            return False
+        pending = node.pending_attestations.get(attestation.block_hash)
+        if pending is None:
+            if len(node.pending_attestations) >= MAX_PENDING_BLOCKS:
+                del node.pending_attestations[next(iter(node.pending_attestations))]
+            pending = node.pending_attestations[attestation.block_hash] = []
+        if len(pending) < 64 and attestation not in pending:
             pending.append(attestation)
         return True
     if (entry.number, entry.slot) != (attestation.number, attestation.slot):

@@ -63,6 +63,48 @@ def test_peer_messages_of_the_wrong_shape_are_refused_not_a_500(seq, path, body)
     assert response.json()["error"] == "InvalidEncoding"
 
 
+def test_attestations_to_unknown_blocks_are_kept_only_when_verified_and_bounded(seq):
+    """An attestation to a block not here yet is kept for when it comes. Mutated attestations
+    (a changed block hash: the signature no longer verifies) and ones signed by a key outside
+    the sequencer set used to be kept too, without bound (the slow fuzz run found it)."""
+    from protocol.blocks import Attestation
+    from protocol.encoding import compute_attestation_hash, encode_attestation
+    from sequencer.core import validator
+
+    node, peer = seq.leader, seq.follower
+    chain_id = seq.params.chain_id
+    head = node.store.head
+
+    def attestation(key: NodeKey, block_hash: bytes, sign_hash: bytes | None = None):
+        signed = compute_attestation_hash(sign_hash or block_hash, head.number, head.slot)
+        return Attestation(block_hash, head.number, head.slot, key.public,
+                           key.sign(b"attestation", chain_id, signed))
+
+    unknown = b"\x5a" * 32
+    junk = [attestation(peer.key, unknown, sign_hash=head.hash),        # mutated hash
+            attestation(NodeKey.from_seed(b"\x42" * 32), unknown)]      # not in the set
+    before = sequencer_state(node)
+    body = {"attestations": ["0x" + encode_attestation(a).hex() for a in junk]}
+    content = orjson.dumps(body)
+    headers = sign_peer_headers(peer.key, chain_id, "/peer/attestations", content,
+                                seq.net.clock.now_ms())
+    response = seq.leader_client.post("/peer/attestations", content=content, headers=headers)
+    assert response.status_code == 200 and response.json() == {"accepted": 0}, response.text
+    assert_unchanged(before, sequencer_state(node), "junk attestations")
+
+    try:
+        valid = attestation(peer.key, unknown)
+        assert validator.add_attestation(node, valid)
+        assert validator.add_attestation(node, valid)                   # kept once
+        assert node.pending_attestations[unknown] == [valid]
+        for i in range(validator.MAX_PENDING_BLOCKS + 5):
+            assert validator.add_attestation(node, attestation(peer.key, i.to_bytes(32, "big")))
+        assert len(node.pending_attestations) == validator.MAX_PENDING_BLOCKS
+        assert unknown not in node.pending_attestations                 # the oldest went first
+    finally:
+        node.pending_attestations.clear()
+
+
 # --- ranger: integers beyond the database's 64 bits ------------------------------------------
 
 @pytest.fixture(scope="module")
