@@ -49,6 +49,7 @@ from protocol.genesis import make_devnet_genesis
 from protocol.hashing import compute_prefix_hash, keccak256
 from protocol.receipts import receipt_from_json, verify_receipt
 from protocol.transactions import compute_fee, decode_transaction, sign_transaction
+from tests import waiting
 
 HEALTH_TIMEOUT_S = 180.0
 """Starting a Python service takes seconds on an idle machine, a minute or more when other
@@ -76,21 +77,8 @@ class Timeout(AssertionError):
 
 def wait_for(what: str, check: Callable[[], Any], timeout_s: float,
              interval_s: float = 0.2) -> Any:
-    """Poll `check` until it returns something truthy; errors of a restarting service count
-    as "not yet"."""
-    deadline = time.monotonic() + timeout_s
-    last: Exception | None = None
-    while True:
-        try:
-            value = check()
-            if value:
-                return value
-        except (httpx.HTTPError, KeyError, ValueError, TypeError) as error:
-            last = error
-        if time.monotonic() >= deadline:
-            raise Timeout(f"timed out after {timeout_s:.0f} s waiting for {what} "
-                          f"(last error: {last!r})")
-        time.sleep(interval_s)
+    """tests.waiting.wait_for, raising Timeout (the scenario tells a timeout from a bug)."""
+    return waiting.wait_for(what, check, timeout_s, interval_s, error=Timeout)
 
 
 @dataclass
@@ -569,16 +557,7 @@ class Chaos:
 
     # --- reads ---
     def get(self, name: str, path: str, **params: Any) -> Any:
-        url = self.net.url(name) + path
-        for attempt in range(3):
-            try:
-                response = self.http.get(url, params=params)
-                break
-            except (httpx.ReadError, httpx.RemoteProtocolError):
-                if attempt == 2:
-                    raise
-        response.raise_for_status()
-        return response.json()
+        return waiting.get_json(self.http, self.net.url(name) + path, **params)
 
     def slot_now(self) -> int:
         return (int(time.time() * 1000) - self.params.genesis_time_ms) // self.params.slot_ms

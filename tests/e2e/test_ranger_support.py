@@ -22,6 +22,7 @@ import pytest
 from protocol.accounts import dev_accounts
 from protocol.constants import TOKEN
 from protocol.params import BPS
+from tests import waiting
 
 ACCOUNTS = dev_accounts(10)
 FAULT_KIND = {"bad_state_root": "invalid_state", "invalid_tx": "invalid_state",
@@ -57,17 +58,8 @@ def hx(data: bytes) -> str:
 
 def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 90.0,
              interval_s: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as error:  # noqa: BLE001 - services restart, answers vary
-            last_error = error
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out waiting for {what} (last error: {last_error})")
+    """tests.waiting.wait_for with these scenarios' defaults."""
+    return waiting.wait_for(what, check, timeout_s, interval_s)
 
 
 def start_devnet(directory, faulty: int | None = None, flag: str | None = None,

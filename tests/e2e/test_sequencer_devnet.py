@@ -34,6 +34,7 @@ from protocol.receipts import receipt_from_json, verify_receipt
 from protocol.schedule import compute_slot
 from protocol.signing import NodeKey
 from sequencer.peers import sign_peer_headers
+from tests import waiting
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
@@ -54,17 +55,8 @@ def free_port() -> int:
 
 
 def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            result = predicate()
-            if result:
-                return result
-        except (httpx.HTTPError, KeyError, ValueError) as error:
-            last = error
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last error: {last})")
+    """tests.waiting.wait_for, in this module's argument order."""
+    return waiting.wait_for(what, predicate, timeout_s, interval_s)
 
 
 class Devnet:
@@ -182,7 +174,7 @@ class Devnet:
         def healthy() -> bool:
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is not None:
-                raise AssertionError(f"{name} exited ({proc.returncode}): {self.log_tail(name)}")
+                raise waiting.Abort(f"{name} exited ({proc.returncode}): {self.log_tail(name)}")
             path = "/status" if name == "l1" else "/health"
             return self.http.get(self.url(name) + path).status_code == 200
         wait_for(healthy, timeout_s, f"{name} healthy")
@@ -202,16 +194,7 @@ class Devnet:
         self.http.close()
 
     def get(self, name: str, path: str, **params):
-        for attempt in range(3):
-            try:
-                response = self.http.get(self.url(name) + path, params=params)
-                break
-            except (httpx.ReadError, httpx.RemoteProtocolError):
-                # a kept-alive connection the server closed as we reused it (idempotent GET)
-                if attempt == 2:
-                    raise
-        response.raise_for_status()
-        return response.json()
+        return waiting.get_json(self.http, self.url(name) + path, **params)
 
     def rpc(self, name: str, method: str, *params):
         response = self.http.post(self.url(name) + "/rpc", json={"jsonrpc": "2.0", "id": 1,

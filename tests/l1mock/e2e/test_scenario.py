@@ -23,6 +23,7 @@ from protocol.genesis import make_devnet_genesis
 from protocol.params import BPS
 from protocol.schedule import Member, compute_schedule, compute_sequencer_set
 from nodekit.settings import write_params_file
+from tests import waiting
 
 from ..helpers import (
     ACCOUNTS,
@@ -57,17 +58,8 @@ def free_port() -> int:
 
 
 def wait_for(what: str, check, timeout_s: float = DEADLINE_S, interval_s: float = 0.05):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            value = check()
-        except (httpx.TransportError, AssertionError, KeyError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval_s)
+    """tests.waiting.wait_for with this scenario's defaults."""
+    return waiting.wait_for(what, check, timeout_s, interval_s)
 
 
 class L1Process:
@@ -86,7 +78,7 @@ class L1Process:
              "--log-level", "warning"], cwd=ROOT, env=env)
         def answering():
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the L1 process exited with {self.proc.returncode}")
+                raise waiting.Abort(f"the L1 process exited with {self.proc.returncode}")
             return self.get("/status")
         wait_for("the L1 to answer", answering, timeout_s=START_DEADLINE_S, interval_s=0.1)
 
