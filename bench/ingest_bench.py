@@ -274,6 +274,23 @@ def cpu_busy_fraction(seconds: float = 1.0) -> float:
     return round(1 - (idle1 - idle0) / max(1, total1 - total0), 3)
 
 
+def recovery_us(batches: int = 7, per_batch: int = 300) -> float:
+    """Median time of one ECDSA public key recovery (coincurve, the nodes' fast path) on this
+    machine: the figures scale with it. DESIGN.md section 10 measured 46 us; the figures in
+    docs/performance.md came from machines at 29-54 us."""
+    from coincurve import PrivateKey, PublicKey
+
+    digest = keccak256(b"seqnet ingest bench")
+    signature = PrivateKey(keccak256(b"key")).sign_recoverable(digest, hasher=None)
+    times = []
+    for _ in range(batches):
+        started = time.perf_counter()
+        for _ in range(per_batch):
+            PublicKey.from_signature_and_message(signature, digest, hasher=None)
+        times.append((time.perf_counter() - started) / per_batch * 1e6)
+    return round(sorted(times)[len(times) // 2], 1)
+
+
 # --- wrk -------------------------------------------------------------------------------------------
 
 def run_wrk(url: str, *, bodies: Path, out: Path, path: str, threads: int, connections: int,
@@ -780,6 +797,9 @@ def main(argv: list[str] | None = None) -> int:
         if busy > 0.25:
             print(f"warning: the machine is {100 * busy:.0f}% busy before the bench starts "
                   f"(load average {os.getloadavg()[0]:.1f}): figures will be low", flush=True)
+        recover = report["machine"]["ecdsa_recovery_us"] = recovery_us()
+        print(f"machine: one ECDSA recovery takes {recover:.1f} us (DESIGN.md section 10: 46 us; "
+              f"the figures scale with it)", flush=True)
         if not args.no_baseline:
             print(f"baseline: trivial FastAPI JSON POST, {duration:g} s ...", flush=True)
             report["baseline"] = run_baseline(work, procs, duration, args.connections, args.threads)
