@@ -107,6 +107,14 @@ async def _seal_with_a_slow_block(net, slot, current, nxt, start):
     return block, peers, session
 
 
+async def _boundary_and_slow_block(net):
+    """_into_boundary_slot, then _seal_with_a_slow_block: (s, start of s, leader of s, of s+1,
+    the slow block, the peers to give back, the next leader's speculative session)."""
+    slot, start, _, current, nxt = await _into_boundary_slot(net)
+    block, peers, session = await _seal_with_a_slow_block(net, slot, current, nxt, start)
+    return slot, start, current, nxt, block, peers, session
+
+
 def _blocks_of_slot(nodes, slot: int) -> list[Block]:
     """Each node's one stored block of `slot`."""
     blocks = []
@@ -133,8 +141,7 @@ def test_next_leader_receipts_in_the_seal_window_before_the_block_and_keeps_its_
         net = await make_net(tmp_path)
         try:
             params = net.params
-            slot, start, leaders, current, nxt = await _into_boundary_slot(net)
-            block, peers, session = await _seal_with_a_slow_block(net, slot, current, nxt, start)
+            slot, start, current, nxt, block, peers, session = await _boundary_and_slow_block(net)
             assert session.parent.slot < slot                           # block s is not here
             # a sender the pending block does not touch: receipted at once
             other = transfer(params, 2, 0)
@@ -322,8 +329,7 @@ def test_the_seal_waits_for_the_predicted_block_while_it_is_being_validated(tmp_
         net = await make_net(tmp_path)
         try:
             params = net.params
-            slot, start, leaders, current, nxt = await _into_boundary_slot(net)
-            block, peers, session = await _seal_with_a_slow_block(net, slot, current, nxt, start)
+            slot, start, current, nxt, block, peers, session = await _boundary_and_slow_block(net)
             nxt.validating[block.hash] = block.slot                     # validation under way
             seal_at = start + 2 * params.slot_ms - 5
             for now in (seal_at, seal_at + 10, start + 2 * params.slot_ms + 100):
@@ -390,8 +396,7 @@ def test_the_move_onto_the_block_replays_in_slices_and_takes_what_intake_added_m
         net = await make_net(tmp_path)
         try:
             params = net.params
-            slot, start, leaders, current, nxt = await _into_boundary_slot(net)
-            block, peers, session = await _seal_with_a_slow_block(net, slot, current, nxt, start)
+            slot, start, current, nxt, block, peers, session = await _boundary_and_slow_block(net)
             taken = [transfer(params, sender, 0) for sender in (2, 3, 4)]
             async with client_of(net, nxt.settings.name) as client:
                 for raw in taken:
