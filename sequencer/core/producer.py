@@ -151,6 +151,7 @@ def drain_mempool(node: "Node", session: SlotSession) -> int:
     receipted in an earlier slot that got no block is receipted again; one commit per
     transaction stalled the event loop for seconds with a large pool)."""
     rows = []
+    taken = []
     now = node.clock.now_ms()
     # what reached the pool after the intake moved on belongs to the next slot's leader (it
     # is forwarding or receipting it) unless an earlier leader receipted it: a seal held
@@ -174,10 +175,15 @@ def drain_mempool(node: "Node", session: SlotSession) -> int:
         receipt = _sign_next(node, session, tx)
         rows.append((tx.hash, tx.raw, receipt.slot, receipt.index, receipt.prefix_hash,
                      receipt.signature, now))
+        taken.append((entry, tx, receipt))
+    if rows:
+        # committed before any of them is remembered or gossiped: if the database refuses,
+        # no peer hears of a receipt it never held (the transactions keep their places in
+        # the session, as after a failed write in receipt_in_session)
+        node.receipt_writer.record_tuples(rows)
+    for entry, tx, receipt in taken:
         _keep(node, tx, receipt)
         entry.receipt = entry.receipt or receipt
-    if rows:
-        node.receipt_writer.record_tuples(rows)
     return len(rows)
 
 

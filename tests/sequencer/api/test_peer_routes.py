@@ -251,3 +251,33 @@ def test_submit_answers_no_receipt_the_database_refused(tmp_path):
         finally:
             await net.close()
     run(scenario())
+
+
+def test_a_drain_the_database_refuses_keeps_and_gossips_no_receipt(tmp_path):
+    """A leader's session takes the pool (drain_mempool) with one commit; its receipts used to
+    be remembered and queued for gossip before that commit, so a refused commit left peers
+    hearing of receipts the database never held."""
+    from sequencer.core import producer
+
+    async def scenario():
+        net = await make_net(tmp_path)
+        try:
+            leader = await _open_slot(net, 2)
+            pooled = [leader.decode(transfer(net.params, sender, 0)) for sender in (2, 3)]
+            for tx in pooled:
+                leader.mempool.add(tx, None, net.clock.now_ms())
+            writer = leader.receipt_writer
+            real, writer.sqlite = writer.sqlite, RefusingSqlite(writer.sqlite)
+            try:
+                with pytest.raises(OSError, match="disk full"):
+                    producer.drain_mempool(leader, leader.session)
+            finally:
+                writer.sqlite = real
+            hashes = {tx.hash for tx in pooled}
+            assert not hashes & set(leader.receipts)
+            assert not any(item["raw"] == "0x" + tx.raw.hex()
+                           for tx in pooled for item in leader.gossip_buffer)
+            assert all(leader.mempool.get(h).receipt is None for h in hashes)
+        finally:
+            await net.close()
+    run(scenario())
