@@ -62,7 +62,7 @@ def insert_entry(node: "Node", entry: Entry) -> None:
         # the store keeps the first QC it learns; so does the database (a restart sees the same)
         repo.save_qc(node.engine, parent.hash, encode_qc(entry.block.header.parent_qc))
     for attestation in node.pending_attestations.pop(entry.hash, []):
-        add_attestation(node, attestation)
+        add_attestation(node, attestation, verified=True)
     update_chain(node)
 
 
@@ -223,8 +223,20 @@ def attest(node: "Node", entry: Entry) -> Attestation | None:
     return attestation
 
 
-def add_attestation(node: "Node", attestation: Attestation) -> bool:
-    """Count a verified attestation; assemble the QC at quorum. False when refused."""
+def _signature_verifies(node: "Node", attestation: Attestation) -> bool:
+    """The attester's signature over the attestation's (block hash, number, slot); this node's
+    own attestations are taken as they are."""
+    if attestation.attester == node.key.public:
+        return True
+    obj_hash = compute_attestation_hash(attestation.block_hash, attestation.number,
+                                        attestation.slot)
+    return verify_node_signature(attestation.attester, b"attestation", node.params.chain_id,
+                                 obj_hash, attestation.signature)
+
+
+def add_attestation(node: "Node", attestation: Attestation, *, verified: bool = False) -> bool:
+    """Count an attestation (its signature checked unless `verified`: kept while its block was
+    not here); assemble the QC at quorum. False when refused."""
     entry = node.store.get(attestation.block_hash)
     if entry is None:
         # an attestation to a block not here yet (its attester validated it first): kept for
@@ -234,10 +246,7 @@ def add_attestation(node: "Node", attestation: Attestation) -> bool:
         sequencer_set = node.sets.get(compute_epoch(attestation.slot, node.params))
         if sequencer_set is not None and sequencer_set.get_member(attestation.attester) is None:
             return False
-        obj_hash = compute_attestation_hash(attestation.block_hash, attestation.number,
-                                            attestation.slot)
-        if not verify_node_signature(attestation.attester, b"attestation", node.params.chain_id,
-                                     obj_hash, attestation.signature):
+        if not _signature_verifies(node, attestation):
             return False
         pending = node.pending_attestations.get(attestation.block_hash)
         if pending is None:
@@ -255,11 +264,8 @@ def add_attestation(node: "Node", attestation: Attestation) -> bool:
     signers = node.attestations.setdefault(entry.hash, {})
     if attestation.attester in signers:
         return True
-    if attestation.attester != node.key.public:
-        obj_hash = compute_attestation_hash(entry.hash, entry.number, entry.slot)
-        if not verify_node_signature(attestation.attester, b"attestation", node.params.chain_id,
-                                     obj_hash, attestation.signature):
-            return False
+    if not verified and not _signature_verifies(node, attestation):
+        return False
     signers[attestation.attester] = attestation.signature
     node.observe("attestation", {"raw": _hex(encode_attestation(attestation)),
                                  "block_hash": _hex(entry.hash), "slot": entry.slot})
